@@ -1,0 +1,42 @@
+"""`chat-emulator`: one entry point, one module per sub-command under `emulator.commands`.
+
+Each command module exposes `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+def _load_commands() -> list[ModuleType]:
+    return [importlib.import_module(f"emulator.commands.{name}") for name in COMMAND_MODULES]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chat-emulator",
+        description="Run the chat's whole AWS Fargate deployment on this machine, offline.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _load_commands():
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
