@@ -1,0 +1,230 @@
+/*
+ * chat.js: the seed's chat page (the classic Socket.IO chat demo) on our own client, eio-client.js.
+ *
+ * Login ("What's your nickname?") -> `add user`; the chat page logs messages, joins/leaves, the
+ * participant count and "<name> is typing". User text is only ever written with textContent.
+ * After a reconnect the page sends `add user` again, then the messages typed while offline.
+ */
+(function () {
+  "use strict";
+
+  const TYPING_TIMER_LENGTH = 400; // ms without input before `stop typing`
+  const COLORS = [
+    "#e21400", "#91580f", "#f8a700", "#f78b00",
+    "#58dc00", "#287b00", "#a8f07a", "#4ae8c4",
+    "#3b88eb", "#3824aa", "#a700ff", "#d300e7",
+  ];
+
+  const $ = (id) => document.getElementById(id);
+  const loginPage = $("login-page");
+  const chatPage = $("chat-page");
+  const usernameInput = $("username-input");
+  const messageInput = $("message-input");
+  const messages = $("messages");
+  const participants = $("participants");
+  const connection = $("connection");
+  const loginNotice = $("login-notice");
+
+  let username = null; // accepted by the server
+  let pendingName = null; // asked for, not yet accepted
+  let typing = false;
+  let lastTypingTime = 0;
+  let outbox = []; // messages typed while disconnected, sent after the next accepted `add user`
+
+  /** The classic demo's colour: a string hash of the name into a fixed palette. */
+  function usernameColor(name) {
+    let hash = 7;
+    for (let i = 0; i < name.length; i++) {
+      hash = name.charCodeAt(i) + (hash << 5) - hash;
+    }
+    return COLORS[Math.abs(hash % COLORS.length)];
+  }
+
+  function participantsText(numUsers) {
+    return numUsers === 1 ? "there's 1 participant" : `there are ${numUsers} participants`;
+  }
+
+  function scrollToEnd() {
+    messages.scrollTop = messages.scrollHeight;
+  }
+
+  function log(text, className) {
+    const li = document.createElement("li");
+    li.className = className ? `log ${className}` : "log";
+    li.textContent = text;
+    messages.appendChild(li);
+    scrollToEnd();
+    return li;
+  }
+
+  function notice(text) {
+    if (username === null) loginNotice.textContent = text;
+    else log(text, "error");
+  }
+
+  function showParticipants(numUsers) {
+    const text = participantsText(numUsers);
+    participants.textContent = text;
+    log(text);
+  }
+
+  function chatLine(name, body, isTyping) {
+    const li = document.createElement("li");
+    li.className = isTyping ? "message typing" : "message";
+    li.dataset.username = name;
+    const who = document.createElement("span");
+    who.className = "username";
+    who.style.color = usernameColor(name);
+    who.textContent = name;
+    const text = document.createElement("span");
+    text.className = "messageBody";
+    text.textContent = body;
+    li.append(who, text);
+    return li;
+  }
+
+  function addChatMessage(name, body) {
+    removeTyping(name);
+    messages.appendChild(chatLine(name, body, false));
+    scrollToEnd();
+  }
+
+  function typingLines(name) {
+    return Array.from(messages.querySelectorAll("li.typing")).filter((li) => li.dataset.username === name);
+  }
+
+  function addTyping(name) {
+    if (typingLines(name).length > 0) return;
+    messages.appendChild(chatLine(name, "is typing", true));
+    scrollToEnd();
+  }
+
+  function removeTyping(name) {
+    typingLines(name).forEach((li) => li.remove());
+  }
+
+  function removeAllTyping() {
+    messages.querySelectorAll("li.typing").forEach((li) => li.remove());
+  }
+
+  function ackError(ack) {
+    if (ack && ack.ok === false) notice(`error: ${ack.error}`);
+  }
+
+  /* ---- the connection ---- */
+
+  const socket = EioClient.connect(location.origin, {
+    onOpen(info) {
+      connection.textContent = "";
+      if (info.reconnected && username !== null) log("reconnected");
+      const name = username !== null ? username : pendingName;
+      if (name !== null) join(name);
+    },
+    onClose() {
+      typing = false;
+      removeAllTyping();
+      if (username !== null) log("you have been disconnected");
+      connection.textContent = "reconnecting…";
+    },
+  });
+
+  function join(name) {
+    pendingName = name;
+    if (!socket.connected) {
+      loginNotice.textContent = "connecting…";
+      return;
+    }
+    socket.emit("add user", name, (ack) => {
+      if (!ack || ack.ok !== true) {
+        pendingName = null;
+        ackError(ack || { ok: false, error: "the server refused the name" });
+        return;
+      }
+      const first = username === null;
+      username = name;
+      pendingName = null;
+      if (first) showChat();
+      const queued = outbox;
+      outbox = [];
+      queued.forEach(sendMessage);
+    });
+  }
+
+  function showChat() {
+    loginNotice.textContent = "";
+    loginPage.hidden = true;
+    chatPage.hidden = false;
+    messageInput.focus();
+  }
+
+  function sendMessage(text) {
+    if (!socket.connected || username === null) {
+      outbox.push(text);
+      return;
+    }
+    socket.emit("new message", text, ackError);
+  }
+
+  /* ---- server events ---- */
+
+  socket.on("login", (data) => {
+    if (username === null) log("Welcome to fargate-chat");
+    showParticipants(data.numUsers);
+  });
+  socket.on("new message", (data) => addChatMessage(data.username, data.message));
+  socket.on("user joined", (data) => {
+    log(`${data.username} joined`);
+    showParticipants(data.numUsers);
+  });
+  socket.on("user left", (data) => {
+    log(`${data.username} left`);
+    removeTyping(data.username);
+    showParticipants(data.numUsers);
+  });
+  socket.on("typing", (data) => addTyping(data.username));
+  socket.on("stop typing", (data) => removeTyping(data.username));
+  socket.on("error", (data) => {
+    const message = data && data.message ? data.message : String(data);
+    notice(data && data.event ? `error (${data.event}): ${message}` : `error: ${message}`);
+  });
+  socket.on("connect_error", (data) => {
+    connection.textContent = `cannot connect: ${data.message}`;
+  });
+
+  /* ---- the user's input ---- */
+
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const name = usernameInput.value.trim();
+    if (name !== "") join(name);
+  });
+
+  $("message-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = messageInput.value;
+    if (text.trim() === "" || username === null) return;
+    messageInput.value = "";
+    addChatMessage(username, text);
+    if (typing && socket.connected) socket.emit("stop typing");
+    typing = false;
+    sendMessage(text);
+  });
+
+  messageInput.addEventListener("input", () => {
+    if (!socket.connected || username === null) return;
+    if (!typing) {
+      typing = true;
+      socket.emit("typing");
+    }
+    lastTypingTime = Date.now();
+    setTimeout(() => {
+      if (Date.now() - lastTypingTime >= TYPING_TIMER_LENGTH && typing) {
+        if (socket.connected) socket.emit("stop typing");
+        typing = false;
+      }
+    }, TYPING_TIMER_LENGTH);
+  });
+
+  // Exposed for the browser test and for debugging from the console.
+  window.chat = { socket, usernameColor, participantsText };
+})();
