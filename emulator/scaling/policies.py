@@ -1,0 +1,113 @@
+"""Which policy each alarm runs, and what capacity each asks for (reference 1.10, 2, 3).
+
+A `ControlPlan` binds the service's alarms (its own, plus the alarms AAS manages for each target
+tracking policy) to the policies in their AlarmActions. While an alarm is in ALARM its policies are
+called on every evaluation (every minute), each giving a `Proposal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from emulator.model import (
+    AlarmState,
+    MetricAlarm,
+    ServiceDescription,
+    StepScalingPolicy,
+    TargetTrackingPolicy,
+)
+from emulator.scaling.alarms import AlarmEvaluation
+from emulator.scaling.step import step_policy_capacity
+from emulator.scaling.target_tracking import managed_alarms, tracking_capacity
+
+Policy = StepScalingPolicy | TargetTrackingPolicy
+Direction = Literal["out", "in"]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One policy call: `capacity` asked for, computed from `base` (the running count)."""
+
+    alarm_name: str
+    policy: Policy
+    base: int
+    capacity: int
+
+    @property
+    def direction(self) -> Direction | None:
+        if self.capacity > self.base:
+            return "out"
+        if self.capacity < self.base:
+            return "in"
+        return None
+
+    @property
+    def cooldown(self) -> int:
+        if isinstance(self.policy, StepScalingPolicy):
+            return self.policy.cooldown
+        return self.policy.scale_out_cooldown if self.direction == "out" else self.policy.scale_in_cooldown
+
+    @property
+    def is_target_tracking(self) -> bool:
+        return isinstance(self.policy, TargetTrackingPolicy)
+
+
+def triggers(action: str, policy: Policy) -> bool:
+    """An alarm action names a policy by ARN (managed alarms add `:createdBy/<uuid>`)."""
+    return action == policy.policy_arn or action.startswith(policy.policy_arn + ":createdBy/")
+
+
+@dataclass(frozen=True)
+class ControlPlan:
+    alarms: tuple[MetricAlarm, ...]
+    bindings: Mapping[str, tuple[Policy, ...]]  # alarm name -> policies in its AlarmActions
+
+    @staticmethod
+    def of(service: ServiceDescription) -> ControlPlan:
+        policies: tuple[Policy, ...] = (*service.step_policies, *service.target_tracking_policies)
+        alarms = list(service.alarms)
+        for tracking in service.target_tracking_policies:
+            alarms.extend(managed_alarms(tracking, service))
+        bindings = {
+            alarm.alarm_name: tuple(p for p in policies if any(triggers(a, p) for a in alarm.alarm_actions))
+            for alarm in alarms
+        }
+        return ControlPlan(tuple(alarms), bindings)
+
+    def alarm(self, name: str) -> MetricAlarm:
+        return next(a for a in self.alarms if a.alarm_name == name)
+
+    def tracking_policies(self) -> tuple[TargetTrackingPolicy, ...]:
+        found = {
+            p.policy_arn: p
+            for ps in self.bindings.values()
+            for p in ps
+            if isinstance(p, TargetTrackingPolicy)
+        }
+        return tuple(found.values())
+
+
+def proposals(
+    plan: ControlPlan, evaluations: Sequence[AlarmEvaluation], states: Mapping[str, AlarmState], base: int
+) -> list[Proposal]:
+    """Every policy call this evaluation makes: one per policy of each alarm in ALARM."""
+    found: list[Proposal] = []
+    for evaluation in evaluations:
+        alarm = plan.alarm(evaluation.alarm_name)
+        if states.get(alarm.alarm_name) != "ALARM" or not alarm.actions_enabled:
+            continue
+        for policy in plan.bindings.get(alarm.alarm_name, ()):
+            capacity = _policy_capacity(policy, alarm, evaluation, base)
+            if capacity is not None:
+                found.append(Proposal(alarm.alarm_name, policy, base, capacity))
+    return found
+
+
+def _policy_capacity(
+    policy: Policy, alarm: MetricAlarm, evaluation: AlarmEvaluation, base: int
+) -> int | None:
+    if isinstance(policy, StepScalingPolicy):
+        return step_policy_capacity(policy, evaluation.evaluated_values, alarm.threshold, base)
+    return tracking_capacity(policy, alarm, evaluation.evaluated_values, base)
