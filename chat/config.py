@@ -1,0 +1,165 @@
+"""Settings from the environment, twelve-factor; a wrong value fails at start-up naming the variable.
+
+| variable             | default   | meaning                                                              |
+|----------------------|-----------|----------------------------------------------------------------------|
+| PORT                 | 3000      | TCP port the worker listens on (0 = any free port)                   |
+| HOST                 | 0.0.0.0   | address to bind                                                      |
+| REDIS_URL            | (unset)   | full URL: redis://[:password@]host:port/db or rediss://... (TLS)     |
+| REDIS_ENDPOINT       | (unset)   | Redis host, as the seed's task definition sets it                    |
+| REDIS_PORT           | 6379      | port used with REDIS_ENDPOINT                                        |
+| REDIS_PASSWORD       | (unset)   | AUTH token (ElastiCache auth token) used with REDIS_ENDPOINT         |
+| REDIS_TLS            | false     | `true` connects to REDIS_ENDPOINT with TLS (rediss://)               |
+| REDIS_KEY_PREFIX     | chat      | prefix of every Redis key and pub/sub channel this service uses      |
+| PING_INTERVAL        | 4         | Engine.IO heartbeat interval, seconds (the seed's value)             |
+| PING_TIMEOUT         | 8         | Engine.IO heartbeat timeout, seconds; also presence staleness        |
+| MAX_USERNAME_LENGTH  | 32        | longest accepted username, characters                                |
+| MAX_MESSAGE_LENGTH   | 2000      | longest accepted message, characters                                 |
+| LOG_LEVEL            | INFO      | DEBUG, INFO, WARNING, ERROR                                          |
+
+With neither REDIS_URL nor REDIS_ENDPOINT the worker runs on an embedded, in-process fakeredis: one worker,
+nothing to install.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import quote, urlparse
+
+T = TypeVar("T")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the worker cannot run with; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 3000
+    redis_url: str | None = None  # None: embedded fakeredis
+    key_prefix: str = "chat"
+    ping_interval: float = 4.0
+    ping_timeout: float = 8.0
+    max_username_length: int = 32
+    max_message_length: int = 2000
+    log_level: str = "INFO"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def presence_ttl(self) -> float:
+        """An entry not refreshed for this long no longer counts (the seed's 8 s)."""
+        return self.ping_timeout
+
+    @property
+    def redacted_redis_url(self) -> str:
+        if self.redis_url is None:
+            return "embedded fakeredis"
+        parsed = urlparse(self.redis_url)
+        if parsed.password:
+            netloc = f"{parsed.username or ''}:***@{parsed.hostname}:{parsed.port or 6379}"
+            return parsed._replace(netloc=netloc).geturl()
+        return self.redis_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            host=_get(env, "HOST", str, "0.0.0.0"),
+            port=_get(env, "PORT", _port, 3000),
+            redis_url=_redis_url(env),
+            key_prefix=_get(env, "REDIS_KEY_PREFIX", _nonempty, "chat"),
+            ping_interval=_get(env, "PING_INTERVAL", _positive_float, 4.0),
+            ping_timeout=_get(env, "PING_TIMEOUT", _positive_float, 8.0),
+            max_username_length=_get(env, "MAX_USERNAME_LENGTH", _positive_int, 32),
+            max_message_length=_get(env, "MAX_MESSAGE_LENGTH", _positive_int, 2000),
+            log_level=_get(env, "LOG_LEVEL", _log_level, "INFO"),
+        )
+
+
+def _get(env: Mapping[str, str], name: str, parse: Callable[[str], T], default: T) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("a port is between 0 and 65535")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a whole number > 0")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be a number of seconds > 0")
+    return value
+
+
+def _nonempty(raw: str) -> str:
+    if not raw:
+        raise ValueError("must not be empty")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    if raw.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return raw.upper()
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _url(raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("the scheme must be redis://, rediss:// or unix://")
+    if parsed.scheme != "unix" and not parsed.hostname:
+        raise ValueError("the URL has no host")
+    try:
+        parsed.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("the URL has an invalid port") from None
+    return raw
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = _get(env, "REDIS_URL", _url, "")
+    if url:
+        return url
+    host = _get(env, "REDIS_ENDPOINT", _nonempty, "")
+    if not host:
+        return None
+    if "/" in host or " " in host:
+        raise ConfigError(f"REDIS_ENDPOINT={host!r} is not valid: expected a host name, not a URL")
+    port = _get(env, "REDIS_PORT", _port, 6379)
+    tls = _get(env, "REDIS_TLS", _bool, False)
+    password = env.get("REDIS_PASSWORD", "")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/0"

@@ -1,0 +1,100 @@
+"""Acceptance: two workers on one Redis behave as one chat (the article's two-tab test, automated).
+
+Runs twice: two `python -m chat` processes on the machine's real Redis, and two in-process workers on one
+embedded fakeredis server. Clients are python-socketio's, both long-polling-then-upgrade and WebSocket-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+from support.chat_client import ChatClient
+from support.workers import start_worker
+
+from chat.config import Settings
+from chat.server import ChatWorker
+
+
+@pytest.fixture(params=["processes-real-redis", "inproc-fakeredis"])
+async def two_workers(request: pytest.FixtureRequest, key_prefix: str) -> AsyncIterator[tuple[str, str]]:
+    if request.param == "processes-real-redis":
+        url = request.getfixturevalue("shared_redis_url")
+        procs = [start_worker(url, key_prefix), start_worker(url, key_prefix)]
+        try:
+            yield procs[0].url, procs[1].url
+        finally:
+            for proc in procs:
+                proc.stop()
+    else:
+        server = fakeredis.FakeServer()
+        settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix)
+        workers = [ChatWorker(settings, server), ChatWorker(settings, server)]
+        for worker in workers:
+            await worker.start()
+        try:
+            yield workers[0].url, workers[1].url
+        finally:
+            for worker in workers:
+                await worker.stop(timeout=5)
+
+
+@pytest.mark.parametrize("transports", [["polling", "websocket"], ["websocket"]], ids=["upgrade", "ws-only"])
+async def test_clients_on_two_workers_see_each_other(
+    two_workers: tuple[str, str], transports: list[str]
+) -> None:
+    url_a, url_b = two_workers
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    try:
+        await alice.connect(url_a, transports)
+        await bob.connect(url_b, transports)
+        assert (await alice.login())["ok"]
+        assert (await alice.wait_for("login")) == {"numUsers": 1}
+        await bob.login()
+        assert (await bob.wait_for("login")) == {"numUsers": 2}
+        assert (await alice.wait_for("user joined")) == {"username": "bob", "numUsers": 2}
+
+        assert (await alice.say("hello from A")) == {"ok": True}
+        assert (await bob.wait_for("new message")) == {"username": "alice", "message": "hello from A"}
+        await bob.say("hello from B")
+        assert (await alice.wait_for("new message")) == {"username": "bob", "message": "hello from B"}
+        assert alice.received("new message") == [{"username": "bob", "message": "hello from B"}]  # no echo
+
+        await bob.sio.emit("typing")
+        assert (await alice.wait_for("typing")) == {"username": "bob"}
+        await bob.sio.emit("stop typing")
+        assert (await alice.wait_for("stop typing")) == {"username": "bob"}
+
+        if transports[0] == "polling":
+            await asyncio.sleep(0.5)
+        assert alice.sio.transport() == transports[-1]  # polling clients upgraded to WebSocket
+
+        await bob.close()
+        assert (await alice.wait_for("user left")) == {"username": "bob", "numUsers": 1}
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_in_process_worker_stops_gracefully_and_users_leave(key_prefix: str) -> None:
+    server = fakeredis.FakeServer()
+    settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix)
+    stays, goes = ChatWorker(settings, server), ChatWorker(settings, server)
+    await stays.start()
+    await goes.start()
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    try:
+        await alice.connect(stays.url, ["websocket"])
+        await bob.connect(goes.url, ["websocket"])
+        await alice.login()
+        await bob.login()
+        await alice.wait_for("user joined")
+        assert goes.connection_count == 1
+        await goes.stop(timeout=5)
+        assert (await alice.wait_for("user left")) == {"username": "bob", "numUsers": 1}
+    finally:
+        await alice.close()
+        await bob.close()
+        await stays.stop(timeout=5)

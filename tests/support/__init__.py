@@ -1,0 +1,1 @@
+"""Test helpers shared across the suite: real chat clients and worker processes."""
