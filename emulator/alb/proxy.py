@@ -1,0 +1,116 @@
+"""The load balancer's listener: accepts client connections and runs a `ClientSession` for each.
+
+It closes a target's connections when the target group says the target became `unused` (its
+deregistration delay ended), and closes connections that carried no data for the idle timeout
+(the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+
+from emulator.alb.router import Router
+from emulator.alb.session import ClientSession, SessionConfig
+from emulator.alb.target_group import TargetGroup, TargetState
+from emulator.alb.tasks import TaskSet
+from emulator.clock import Clock, WallClock
+
+log = logging.getLogger("emulator.alb")
+
+
+class LoadBalancer:
+    def __init__(
+        self,
+        target_group: TargetGroup,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        drop_cookies: bool = False,
+        clock: Clock | None = None,
+        *,
+        idle_timeout_seconds: float = 60.0,
+        wall_time: Callable[[], float] = time.time,
+    ) -> None:
+        settings = target_group.settings
+        self.target_group = target_group
+        self.host = host
+        self.port = port
+        self.drop_cookies = drop_cookies
+        self.clock: Clock = clock if clock is not None else WallClock()
+        self.idle_timeout_seconds = idle_timeout_seconds
+        self.wall_time = wall_time
+        self.router = Router(
+            algorithm=settings.load_balancing_algorithm,
+            stickiness_enabled=settings.stickiness_enabled and settings.stickiness_type == "lb_cookie",
+            stickiness_duration_seconds=settings.stickiness_duration_seconds,
+        )
+        self.sessions: set[ClientSession] = set()
+        self._server: asyncio.Server | None = None
+        self._tasks = TaskSet()
+        self._ids = itertools.count(1)
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._unsubscribe = self.target_group.subscribe(self._on_target_state)
+        self._tasks.spawn(self._idle_watch(), f"alb-idle-watch-{self.port}")
+        log.info("load balancer listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop accepting, close every client and target connection, and wait for the handlers."""
+        if self._server is None:
+            return
+        self._server.close()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        for session in list(self.sessions):
+            session.abort()
+        await self._tasks.cancel_all()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def __aenter__(self) -> LoadBalancer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        name = f"alb-conn-{next(self._ids)}"
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(name)
+            self._tasks.adopt(task)
+        config = SessionConfig(
+            self.target_group, self.router, self.clock, self.wall_time, self.port, self.drop_cookies
+        )
+        session = ClientSession(config, reader, writer, name)
+        self.sessions.add(session)
+        try:
+            await session.serve()
+        finally:
+            self.sessions.discard(session)
+
+    def _on_target_state(self, target_id: str, old: TargetState, new: TargetState) -> None:
+        if new is TargetState.UNUSED:
+            for session in list(self.sessions):
+                session.close_target(target_id)
+
+    async def _idle_watch(self) -> None:
+        period = max(self.idle_timeout_seconds / 4, 0.01)
+        while True:
+            await self.clock.sleep(period)
+            deadline = self.clock.now() - self.idle_timeout_seconds
+            for session in list(self.sessions):
+                if session.last_active < deadline:
+                    log.debug("%s: idle for %ss, closing", session.name, self.idle_timeout_seconds)
+                    session.abort()

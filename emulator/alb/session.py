@@ -1,0 +1,253 @@
+"""One client connection to the load balancer: HTTP/1.1 keep-alive, each request routed on its own.
+
+For each request: read it whole (h11), ask the router for a target, reuse this connection's upstream
+when it goes to the same target (else open a new one), forward, and stream the response back with
+the stickiness cookies. A `101` from the target turns the connection into a byte tunnel to that target.
+A refused connection, or a target that breaks before answering, gets the ALB's 502; no target, 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import h11
+
+from emulator.alb import http
+from emulator.alb.router import Decision, Router
+from emulator.alb.target_group import TargetGroup
+from emulator.alb.tunnel import tunnel
+from emulator.alb.upstream import Upstream
+from emulator.clock import Clock
+
+log = logging.getLogger("emulator.alb")
+
+
+class TargetBroke(Exception):
+    """The target refused, reset or closed the connection before its response began."""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    target_group: TargetGroup
+    router: Router
+    clock: Clock
+    wall_time: Callable[[], float]
+    lb_port: int
+    drop_cookies: bool
+
+
+class ClientSession:
+    def __init__(
+        self, config: SessionConfig, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str
+    ) -> None:
+        self.config = config
+        self.reader, self.writer = reader, writer
+        self.name = name
+        self.conn = h11.Connection(h11.SERVER)
+        self.upstream: Upstream | None = None
+        self.busy = False
+        self.last_active = config.clock.now()
+        peer = writer.get_extra_info("peername")
+        self.client_ip = str(peer[0]) if peer else "127.0.0.1"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def serve(self) -> None:
+        try:
+            while await self._serve_one():
+                self.conn.start_next_cycle()
+        except (ConnectionError, h11.RemoteProtocolError) as exc:
+            log.debug("%s: client connection ended: %r", self.name, exc)
+        finally:
+            self.abort()
+
+    async def _serve_one(self) -> bool:
+        """Handle one request; True when the connection can carry another."""
+        event = await http.next_event(self.conn, self.reader, self.touch)
+        if not isinstance(event, h11.Request):
+            return False
+        self.busy = True
+        try:
+            upgraded = await self._handle(event)
+        finally:
+            self.busy = False
+        return not upgraded and self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+
+    def touch(self) -> None:
+        self.last_active = self.config.clock.now()
+
+    def close_target(self, target_id: str) -> None:
+        """The target's deregistration delay ended: drop our connection to it (and the client's if busy)."""
+        if self.upstream is None or self.upstream.target_id != target_id:
+            return
+        if self.busy:
+            self.abort()
+        else:
+            self.upstream.close()
+            self.upstream = None
+
+    def abort(self) -> None:
+        if self.upstream is not None:
+            self.upstream.abort()
+            self.upstream = None
+        with contextlib.suppress(RuntimeError):
+            self.writer.close()
+
+    # -- one request --------------------------------------------------------------------------
+    async def _handle(self, request: h11.Request) -> bool:
+        """Forward one request; True when the connection became a tunnel (and has now ended)."""
+        body = await self._read_body()
+        cookie = None if self.config.drop_cookies else http.header(request.headers, b"cookie")
+        tg = self.config.target_group
+        decision = self.config.router.choose(tg.describe(), cookie, self.config.wall_time())
+        if decision is None:
+            await self._error(503)
+            return False
+        upgrade = http.is_upgrade(request.headers)
+        tg.request_started(decision.target.target_id)
+        try:
+            response = await self._exchange(decision, request, body, upgrade)
+        except TargetBroke as exc:
+            log.info("%s: 502 from %s: %s", self.name, decision.target.target_id, exc)
+            await self._error(502)
+            return False
+        finally:
+            tg.request_finished(decision.target.target_id)
+        return await self._relay(decision, response, upgrade)
+
+    async def _read_body(self) -> list[bytes]:
+        chunks: list[bytes] = []
+        while True:
+            if self.conn.client_is_waiting_for_100_continue:
+                http.send(self.conn, self.writer, h11.InformationalResponse(status_code=100, headers=[]))
+            event = await http.next_event(self.conn, self.reader, self.touch)
+            if isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                return chunks
+            else:
+                raise h11.RemoteProtocolError(f"unexpected {event!r} in a request body")
+
+    async def _exchange(
+        self, decision: Decision, request: h11.Request, body: list[bytes], upgrade: bool
+    ) -> h11.Response | h11.InformationalResponse:
+        """Send the request to the target and wait for its response head; retry once on a stale connection."""
+        reused = await self._upstream_for(decision)
+        try:
+            return await self._send_and_receive(request, body, upgrade)
+        except TargetBroke:
+            if not reused:
+                raise
+        log.debug(
+            "%s: kept-alive connection to %s was stale; reconnecting", self.name, decision.target.target_id
+        )
+        await self._upstream_for(decision)
+        return await self._send_and_receive(request, body, upgrade)
+
+    async def _upstream_for(self, decision: Decision) -> bool:
+        """Make `self.upstream` a usable connection to the chosen target; True when it was reused."""
+        target = decision.target
+        if self.upstream is not None:
+            if self.upstream.target_id == target.target_id and self.upstream.reusable:
+                return True
+            self.upstream.close()
+            self.upstream = None
+        try:
+            self.upstream = await Upstream.connect(
+                self.config.target_group, target.target_id, target.host, target.port
+            )
+        except OSError as exc:
+            raise TargetBroke(f"connect to {target.host}:{target.port} failed: {exc}") from exc
+        return False
+
+    async def _send_and_receive(
+        self, request: h11.Request, body: list[bytes], upgrade: bool
+    ) -> h11.Response | h11.InformationalResponse:
+        upstream = self.upstream
+        assert upstream is not None
+        cfg = self.config
+        headers = http.request_headers(
+            request, self.client_ip, cfg.lb_port, drop_cookies=cfg.drop_cookies, upgrade=upgrade
+        )
+        try:
+            forwarded = h11.Request(method=request.method, target=request.target, headers=headers)
+            http.send(upstream.conn, upstream.writer, forwarded)
+            for chunk in body:
+                http.send(upstream.conn, upstream.writer, h11.Data(data=chunk))
+            http.send(upstream.conn, upstream.writer, h11.EndOfMessage())
+            await upstream.writer.drain()
+            while True:
+                event = await http.next_event(upstream.conn, upstream.reader, self.touch)
+                if isinstance(event, h11.InformationalResponse) and event.status_code != 101:
+                    continue  # a 100 Continue meant for us, not the client
+                if isinstance(event, h11.Response | h11.InformationalResponse):
+                    return event
+                raise TargetBroke(f"no response: {event!r}")
+        except (OSError, h11.ProtocolError) as exc:
+            upstream.abort()
+            self.upstream = None
+            raise TargetBroke(repr(exc)) from exc
+
+    async def _relay(
+        self, decision: Decision, response: h11.Response | h11.InformationalResponse, upgrade: bool
+    ) -> bool:
+        cfg = self.config
+        switching = upgrade and response.status_code == 101
+        headers = http.response_headers(
+            list(response.headers), decision.set_cookies, drop_cookies=cfg.drop_cookies, upgrade=switching
+        )
+        if switching:
+            await self._tunnel(headers)
+            return True
+        http.send(
+            self.conn,
+            self.writer,
+            h11.Response(status_code=response.status_code, headers=headers, reason=response.reason),
+        )
+        await self._relay_body()
+        return False
+
+    async def _relay_body(self) -> None:
+        upstream = self.upstream
+        assert upstream is not None
+        while True:
+            try:
+                event = await http.next_event(upstream.conn, upstream.reader, self.touch)
+            except (OSError, h11.ProtocolError) as exc:
+                raise ConnectionResetError(f"target broke mid-response: {exc!r}") from exc
+            if isinstance(event, h11.Data):
+                http.send(self.conn, self.writer, event)
+                await self.writer.drain()
+            elif isinstance(event, h11.EndOfMessage):
+                http.send(self.conn, self.writer, h11.EndOfMessage())
+                await self.writer.drain()
+                upstream.finish_cycle()
+                if not upstream.reusable:
+                    self.upstream = None
+                return
+            else:
+                raise ConnectionResetError(f"target broke mid-response: {event!r}")
+
+    async def _tunnel(self, headers: http.Headers) -> None:
+        upstream = self.upstream
+        assert upstream is not None
+        http.send(self.conn, self.writer, h11.InformationalResponse(status_code=101, headers=headers))
+        client_rest, _ = self.conn.trailing_data
+        target_rest, _ = upstream.conn.trailing_data
+        if client_rest:
+            upstream.writer.write(client_rest)
+        if target_rest:
+            self.writer.write(target_rest)
+        await tunnel(
+            (self.reader, self.writer), (upstream.reader, upstream.writer), f"{self.name}-ws", self.touch
+        )
+
+    async def _error(self, status: int) -> None:
+        response, body = http.error_response(status)
+        http.send(self.conn, self.writer, response)
+        http.send(self.conn, self.writer, body)
+        http.send(self.conn, self.writer, h11.EndOfMessage())
+        await self.writer.drain()
