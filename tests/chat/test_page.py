@@ -51,6 +51,7 @@ class ChatProcess:
     """One chat worker (`python -m chat`, embedded Redis) on a free loopback port; stopped by its PID."""
 
     port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,7 +59,7 @@ class ChatProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1"}
+        env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1", **self.env}
         for name in ("REDIS_URL", "REDIS_ENDPOINT"):
             env.pop(name, None)  # embedded fakeredis: one worker of its own
         self.process = subprocess.Popen(
@@ -83,6 +84,15 @@ class ChatProcess:
                 pass
             time.sleep(0.05)
         raise TimeoutError(f"{self.url}/healthz never answered 200")
+
+    def pause(self) -> None:
+        """Freeze the worker (SIGSTOP): its sockets stay open but it sends nothing, not even pings."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """Abrupt end, as a crashed task: SIGKILL by PID, no goodbye to the clients."""
@@ -268,3 +278,25 @@ def test_pages_reconnect_and_rejoin_after_the_worker_dies(browser: Browser, chat
     finally:
         alice.context.close()
         bob.context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_silent_worker_is_noticed_by_its_missing_pings(browser: Browser) -> None:
+    server = ChatProcess(env={"PING_INTERVAL": "1", "PING_TIMEOUT": "1"})
+    server.start()
+    dave = Person(browser, server.url)
+    try:
+        dave.log_in("dave")
+        dave.page.wait_for_timeout(3000)  # several heartbeats: the page answers every ping
+        expect(dave.line("you have been disconnected")).to_have_count(0)
+
+        server.pause()  # TCP stays up, but no ping arrives within pingInterval + pingTimeout
+        expect(dave.line("you have been disconnected")).to_have_count(1, timeout=15_000)
+        server.resume()
+        expect(dave.line("reconnected")).to_have_count(1, timeout=15_000)
+        expect(dave.page.locator("#participants")).to_have_text("there's 1 participant")
+    finally:
+        dave.context.close()
+        server.resume()
+        server.stop()
