@@ -1,0 +1,215 @@
+"""Fixtures for the load balancer's tests (`alb_settings`, `backends`, `balancer`), and the backends.
+
+Small real backends for the load balancer's tests: uvicorn servers on free ports that say who they are.
+
+Routes: `/healthz` (status set by the test), `/whoami` (the backend's name), `/headers` (the request
+headers as JSON), `/poll` (a long poll released by `POST /push` on the same backend), `/slow` (answers
+after the test sets `release`), and a WebSocket at `/ws` that greets with its name and echoes text and
+binary messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+
+from emulator.alb import LoadBalancer, TargetGroup
+from emulator.clock import Clock, WallClock
+from emulator.model import HealthCheck, TargetGroupSettings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Backend:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.health_status = 200
+        self.requests = 0
+        self.pushed = asyncio.Event()
+        self.release = asyncio.Event()
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def target_id(self) -> str:
+        return self.name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        if path != "/healthz":
+            self.requests += 1
+        status, payload = await self._answer(path, scope, body)
+        headers = [(b"content-type", b"text/plain"), (b"x-backend", self.name.encode())]
+        if path == "/set-cookie":
+            headers.append((b"set-cookie", b"app=1; Path=/"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _answer(self, path: str, scope: Scope, body: bytes) -> tuple[int, bytes]:
+        if path == "/healthz":
+            return self.health_status, b"health"
+        if path == "/headers":
+            headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+            return 200, json.dumps(headers).encode()
+        if path == "/poll":
+            await self.pushed.wait()
+            self.pushed.clear()
+            return 200, f"{self.name}:polled".encode()
+        if path == "/push":
+            self.pushed.set()
+            return 200, f"{self.name}:pushed:{body.decode()}".encode()
+        if path == "/slow":
+            await self.release.wait()
+            return 200, self.name.encode()
+        return 200, self.name.encode()
+
+    async def _websocket(self, receive: Receive, send: Send) -> None:
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": self.name})
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+            else:
+                await send({"type": "websocket.send", "text": message["text"]})
+
+    async def start(self) -> None:
+        config = uvicorn.Config(
+            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="websockets"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.get_running_loop().create_task(self._server.serve(), name=f"backend-{self.name}")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        self._server.force_exit = True
+        await self._task
+        self._server = None
+
+
+@asynccontextmanager
+async def running_backends(count: int) -> AsyncIterator[list[Backend]]:
+    backends = [Backend(f"b{i}") for i in range(count)]
+    try:
+        for backend in backends:
+            await backend.start()
+        yield backends
+    finally:
+        for backend in backends:
+            await backend.stop()
+
+
+def settings(
+    *,
+    sticky: bool = False,
+    delay: int = 300,
+    duration: int = 86400,
+    algorithm: str = "round_robin",
+    healthy: int = 2,
+    unhealthy: int = 2,
+) -> TargetGroupSettings:
+    return TargetGroupSettings(
+        target_group_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/chat/0",
+        port=8000,
+        health_check=HealthCheck(
+            path="/healthz",
+            interval_seconds=6,
+            timeout_seconds=5,
+            healthy_threshold_count=healthy,
+            unhealthy_threshold_count=unhealthy,
+        ),
+        stickiness_enabled=sticky,
+        stickiness_duration_seconds=duration,
+        deregistration_delay_seconds=delay,
+        load_balancing_algorithm=algorithm,  # type: ignore[arg-type]
+    )
+
+
+def make_healthy(tg: TargetGroup, backends: list[Backend]) -> None:
+    """Register the backends and mark them healthy, as passing health checks would."""
+    from emulator.alb import HealthCheckResult
+
+    for backend in backends:
+        tg.register(backend.target_id, "127.0.0.1", backend.port)
+        for _ in range(tg.settings.health_check.healthy_threshold_count):
+            tg.record_health(backend.target_id, HealthCheckResult(True))
+
+
+@asynccontextmanager
+async def balancer(
+    tg_settings: TargetGroupSettings,
+    backends: list[Backend],
+    *,
+    clock: Clock | None = None,
+    drop_cookies: bool = False,
+    healthy: bool = True,
+) -> AsyncIterator[tuple[TargetGroup, LoadBalancer]]:
+    clock = clock or WallClock()
+    tg = TargetGroup(tg_settings, clock)
+    if healthy:
+        make_healthy(tg, backends)
+    lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock)
+    await lb.start()
+    try:
+        yield tg, lb
+    finally:
+        await lb.stop()
+        await tg.close()
+
+
+@pytest.fixture
+def alb_settings() -> Callable[..., TargetGroupSettings]:
+    """`alb_settings(sticky=True, delay=1, ...)`: target-group settings with the template's health check."""
+    return settings
+
+
+@pytest.fixture
+def backends() -> Callable[[int], Any]:
+    """`async with backends(2) as (b0, b1):` real uvicorn backends on free ports."""
+    return running_backends
+
+
+@pytest.fixture
+def balancer_for() -> Callable[..., Any]:
+    """`async with balancer_for(settings, backends, clock=..., drop_cookies=...) as (tg, lb):`"""
+    return balancer
