@@ -165,7 +165,10 @@ class Cluster:
             await asyncio.gather(*(self._force_stop(t) for t in list(self._tasks.values())))
         else:
             stoppers = [self.request_stop(tid, REASON_SHUTDOWN) for tid in list(self._tasks)]
-            await asyncio.gather(*(asyncio.shield(s) for s in stoppers if s is not None))
+            # return_exceptions: a forced shutdown arriving meanwhile cancels these stoppers
+            await asyncio.gather(
+                *(asyncio.shield(s) for s in stoppers if s is not None), return_exceptions=True
+            )
         lifecycles = list(self._lifecycles.values())
         await asyncio.gather(*lifecycles, return_exceptions=True)
 
