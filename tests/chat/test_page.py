@@ -12,10 +12,12 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -53,6 +55,7 @@ class ChatProcess:
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    stderr: IO[bytes] = field(default_factory=tempfile.TemporaryFile)
 
     @property
     def url(self) -> str:
@@ -63,14 +66,19 @@ class ChatProcess:
         for name in ("REDIS_URL", "REDIS_ENDPOINT"):
             env.pop(name, None)  # embedded fakeredis: one worker of its own
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chat"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [sys.executable, "-m", "chat"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr
         )
-        wait_for_port("127.0.0.1", self.port)
-        self._wait_healthy()
+        try:
+            wait_for_port("127.0.0.1", self.port)
+            self._wait_healthy()
+        except BaseException as exc:
+            self.kill()
+            raise RuntimeError(f"python -m chat did not start:\n{self.output()}") from exc
+
+    def output(self) -> str:
+        """What the worker wrote to stderr so far (its log), for failure messages."""
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace")[-4000:]
 
     def _wait_healthy(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -111,6 +119,11 @@ class ChatProcess:
                 self.kill()
         self.process = None
 
+    def close(self) -> None:
+        """Stop the worker and let go of its log file."""
+        self.stop()
+        self.stderr.close()
+
 
 def test_page_loads_only_its_own_files_and_never_parses_user_html() -> None:
     html = (STATIC / "index.html").read_text()
@@ -148,7 +161,7 @@ def chat_server() -> Iterator[ChatProcess]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 class Person:
@@ -299,4 +312,4 @@ def test_a_silent_worker_is_noticed_by_its_missing_pings(browser: Browser) -> No
     finally:
         dave.context.close()
         server.resume()
-        server.stop()
+        server.close()
