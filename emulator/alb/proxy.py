@@ -50,6 +50,7 @@ class LoadBalancer:
         self.sessions: set[ClientSession] = set()
         self._server: asyncio.Server | None = None
         self._tasks = TaskSet()
+        self._connections = TaskSet()
         self._ids = itertools.count(1)
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -73,6 +74,8 @@ class LoadBalancer:
             self._unsubscribe()
         for session in list(self.sessions):
             session.abort()
+        await self._connections.wait(timeout=1.0)  # aborted sessions end by themselves
+        await self._connections.cancel_all()
         await self._tasks.cancel_all()
         await self._server.wait_closed()
         self._server = None
@@ -89,7 +92,7 @@ class LoadBalancer:
         task = asyncio.current_task()
         if task is not None:
             task.set_name(name)
-            self._tasks.adopt(task)
+            self._connections.adopt(task)
         config = SessionConfig(
             self.target_group, self.router, self.clock, self.wall_time, self.port, self.drop_cookies
         )
@@ -97,6 +100,10 @@ class LoadBalancer:
         self.sessions.add(session)
         try:
             await session.serve()
+        except asyncio.CancelledError:
+            # End quietly: asyncio's stream server (3.11) logs a cancelled handler as an error, and
+            # nothing awaits this task but the server.
+            session.abort()
         finally:
             self.sessions.discard(session)
 

@@ -38,6 +38,11 @@ class TaskSet:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    async def wait(self, timeout: float) -> None:
+        """Give the tasks up to `timeout` seconds (wall time) to end by themselves."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
     async def cancel_all(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,6 +46,7 @@ class Backend:
         self.requests = 0
         self.pushed = asyncio.Event()
         self.release = asyncio.Event()
+        self.slow_started = asyncio.Event()
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -87,8 +89,9 @@ class Backend:
             return 200, f"{self.name}:polled".encode()
         if path == "/push":
             self.pushed.set()
-            return 200, f"{self.name}:pushed:{body.decode()}".encode()
+            return 200, f"{self.name}:pushed:".encode() + body
         if path == "/slow":
+            self.slow_started.set()
             await self.release.wait()
             return 200, self.name.encode()
         return 200, self.name.encode()
@@ -109,7 +112,12 @@ class Backend:
 
     async def start(self) -> None:
         config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="websockets"
+            self,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.get_running_loop().create_task(self._server.serve(), name=f"backend-{self.name}")
@@ -183,12 +191,13 @@ async def balancer(
     clock: Clock | None = None,
     drop_cookies: bool = False,
     healthy: bool = True,
+    wall_time: Callable[[], float] = time.time,
 ) -> AsyncIterator[tuple[TargetGroup, LoadBalancer]]:
     clock = clock or WallClock()
     tg = TargetGroup(tg_settings, clock)
     if healthy:
         make_healthy(tg, backends)
-    lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock)
+    lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock, wall_time=wall_time)
     await lb.start()
     try:
         yield tg, lb
