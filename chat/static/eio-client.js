@@ -17,11 +17,12 @@
  *   Socket.IO:  0 connect (+ {sid}) | 1 disconnect | 2 event ["name",...args] | 3 ack [...args] |
  *               4 connect error {message}; an optional ack id (digits) sits before the JSON: 42<id>[...]
  *
- * Liveness: the server pings every pingInterval ms; if neither a ping nor any other packet arrives within
- * pingInterval + pingTimeout, the connection is dead and we drop it. Every close that the page did not ask
- * for (network loss, server crash, task drained on scale-in, Socket.IO disconnect from the server) is
- * followed by a reconnect after an exponential backoff with jitter. Emits while disconnected are dropped
- * (emit returns false) and pending acks are forgotten: the page decides what to resend.
+ * Liveness: the server pings every pingInterval ms; if no ping arrives within pingInterval + pingTimeout,
+ * the connection is dead (a frozen task, a half-open TCP connection) and we drop it. Every close that the
+ * page did not ask for (network loss, server crash, task drained on scale-in, Socket.IO disconnect from
+ * the server) is followed by a reconnect after an exponential backoff with jitter. Emits while
+ * disconnected are dropped (emit returns false) and pending acks are forgotten: the page decides what to
+ * resend.
  */
 (function (global) {
   "use strict";
@@ -46,13 +47,15 @@
     return target.toString();
   }
 
-  /** Socket.IO packet text -> {type, id, data}; namespaced and binary packets are not used by the chat. */
+  /** Socket.IO packet text -> {type, nsp, id, data}; the chat uses only the main namespace "/". */
   function decodeSocketIo(text) {
     const type = Number(text.charAt(0));
     let i = 1;
+    let nsp = "/";
     if (text.charAt(i) === "/") {
       const comma = text.indexOf(",", i);
-      i = comma === -1 ? text.length : comma + 1; // only "/" is used; other namespaces are ignored by id
+      nsp = comma === -1 ? text.slice(i) : text.slice(i, comma);
+      i = comma === -1 ? text.length : comma + 1;
     }
     let digits = "";
     while (i < text.length && text.charAt(i) >= "0" && text.charAt(i) <= "9") {
@@ -60,7 +63,8 @@
       i += 1;
     }
     const rest = text.slice(i);
-    return { type, id: digits === "" ? null : Number(digits), data: rest === "" ? undefined : JSON.parse(rest) };
+    const data = rest === "" ? undefined : JSON.parse(rest);
+    return { type, nsp, id: digits === "" ? null : Number(digits), data };
   }
 
   /** Delay before reconnect attempt number `attempt` (0-based): exponential, capped, with jitter. */
@@ -152,18 +156,25 @@
 
     function onEngineIoPacket(text) {
       const kind = text.charAt(0);
-      if (heartbeatMs > 0) armDeadTimer(heartbeatMs); // any packet proves the server is alive
       if (kind === EIO.OPEN) {
         const handshake = JSON.parse(text.slice(1));
         heartbeatMs = handshake.pingInterval + handshake.pingTimeout;
         armDeadTimer(heartbeatMs);
         sendRaw(EIO.MESSAGE + SIO.CONNECT);
       } else if (kind === EIO.PING) {
+        armDeadTimer(heartbeatMs); // the next ping is due within pingInterval, plus pingTimeout of grace
         sendRaw(EIO.PONG);
       } else if (kind === EIO.CLOSE) {
         drop("transport close");
       } else if (kind === EIO.MESSAGE) {
-        onSocketIoPacket(decodeSocketIo(text.slice(1)));
+        let packet;
+        try {
+          packet = decodeSocketIo(text.slice(1));
+        } catch (err) {
+          drop("parse error"); // a garbled stream cannot be trusted: start over
+          return;
+        }
+        if (packet.nsp === "/") onSocketIoPacket(packet);
       }
     }
 
