@@ -97,7 +97,9 @@ class EmulatedAccount:
         # moto's UpdateService also jumps runningCount to n; AWS does not, so keep the tasks' counts.
         service = self._moto_service()
         running, pending = service.running_count, service.pending_count
-        self.client("ecs").update_service(cluster=self.cluster_name, service=self.service_name, desiredCount=n)
+        self.client("ecs").update_service(
+            cluster=self.cluster_name, service=self.service_name, desiredCount=n
+        )
         self.set_task_counts(running, pending)
 
     def desired_count(self) -> int:
@@ -136,7 +138,9 @@ class EmulatedAccount:
             ],
         )
 
-    def set_alarm_state(self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None) -> None:
+    def set_alarm_state(
+        self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None
+    ) -> None:
         request: dict[str, Any] = {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason}
         if reason_data is not None:
             request["StateReasonData"] = json.dumps(reason_data, default=str)
@@ -144,17 +148,21 @@ class EmulatedAccount:
 
     def register_target(self, target_id: str, port: int) -> None:
         self.client("elbv2").register_targets(
-            TargetGroupArn=self.service.target_group.target_group_arn, Targets=[{"Id": target_id, "Port": port}]
+            TargetGroupArn=self.service.target_group.target_group_arn,
+            Targets=[{"Id": target_id, "Port": port}],
         )
 
     def deregister_target(self, target_id: str, port: int) -> None:
         self.client("elbv2").deregister_targets(
-            TargetGroupArn=self.service.target_group.target_group_arn, Targets=[{"Id": target_id, "Port": port}]
+            TargetGroupArn=self.service.target_group.target_group_arn,
+            Targets=[{"Id": target_id, "Port": port}],
         )
 
     # -- moto internals (no API writes these) ---------------------------------------------------
     def _describe_service(self) -> dict[str, Any]:
-        services = self.client("ecs").describe_services(cluster=self.cluster_name, services=[self.service_name])
+        services = self.client("ecs").describe_services(
+            cluster=self.cluster_name, services=[self.service_name]
+        )
         service: dict[str, Any] = services["services"][0]
         return service
 

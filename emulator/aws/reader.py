@@ -93,14 +93,18 @@ def _task_definition(td: Mapping[str, Any], balancer: Mapping[str, Any]) -> Task
         memory_mib=int(td.get("memory") or container.get("memory") or 0),
         container_port=int(port),
         network_mode=str(td.get("networkMode") or "bridge"),
-        environment=tuple((str(e["name"]), str(e.get("value", ""))) for e in container.get("environment", [])),
+        environment=tuple(
+            (str(e["name"]), str(e.get("value", ""))) for e in container.get("environment", [])
+        ),
         stop_timeout_seconds=int(container.get("stopTimeout") or 30),
     )
 
 
 def _target_group(elbv2: Any, arn: str) -> TargetGroupSettings:
     group = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
-    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+    attrs = {
+        a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+    }
     algorithm = attrs.get("load_balancing.algorithm.type", "round_robin")
     stickiness_type = attrs.get("stickiness.type", "lb_cookie")
     duration_key = f"stickiness.{stickiness_type}.duration_seconds"
@@ -192,7 +196,9 @@ def _alarms(
     for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
         for a in page.get("MetricAlarms", []):
             dims = {(d["Name"], d["Value"]) for d in a.get("Dimensions", [])}
-            acts_on_service = any(action.startswith(arns) for action in a.get("AlarmActions", [])) if arns else False
+            acts_on_service = (
+                any(action.startswith(arns) for action in a.get("AlarmActions", [])) if arns else False
+            )
             if acts_on_service or (a.get("Namespace") == "AWS/ECS" and dims == watched):
                 found.append(_alarm(a))
     return tuple(sorted(found, key=lambda a: a.alarm_name))

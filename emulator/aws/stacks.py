@@ -63,10 +63,14 @@ def deploy_stack(
     except ClientError as exc:
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if "No updates are to be performed" not in message:
-            raise StackDeployError(plan.stack_name, message, failure_events(cloudformation, plan.stack_name)) from exc
+            raise StackDeployError(
+                plan.stack_name, message, failure_events(cloudformation, plan.stack_name)
+            ) from exc
     status = _wait(cloudformation, plan.stack_name, poll_seconds, timeout_seconds, sleep)
     if status not in _DONE_OK:
-        raise StackDeployError(plan.stack_name, f"ended in {status}", failure_events(cloudformation, plan.stack_name))
+        raise StackDeployError(
+            plan.stack_name, f"ended in {status}", failure_events(cloudformation, plan.stack_name)
+        )
     return stack_outputs(cloudformation, plan.stack_name)
 
 
@@ -117,7 +121,11 @@ def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
 
 
 def _wait(
-    cloudformation: Any, stack_name: str, poll_seconds: float, timeout_seconds: float, sleep: Callable[[float], None]
+    cloudformation: Any,
+    stack_name: str,
+    poll_seconds: float,
+    timeout_seconds: float,
+    sleep: Callable[[float], None],
 ) -> str:
     waited = 0.0
     while True:

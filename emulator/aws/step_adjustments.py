@@ -8,6 +8,7 @@ somewhere and a positive upper bound a null upper bound; sorted, the ranges neit
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -19,7 +20,9 @@ def validate_step_adjustments(policy_name: str, steps: Sequence[StepAdjustment])
     """Raise `StepAdjustmentError` naming `policy_name` when AWS would reject these steps."""
     problem = _first_problem(steps)
     if problem:
-        raise StepAdjustmentError(f"Invalid step adjustments for step scaling policy {policy_name}: {problem}")
+        raise StepAdjustmentError(
+            f"Invalid step adjustments for step scaling policy {policy_name}: {problem}"
+        )
 
 
 def _first_problem(steps: Sequence[StepAdjustment]) -> str | None:
@@ -49,7 +52,7 @@ def _range_problem(steps: Sequence[StepAdjustment]) -> str | None:
     for lower, upper in ranges:
         if upper <= lower:
             return f"upper bound {_fmt(upper)} must be greater than lower bound {_fmt(lower)}"
-    for (lo_a, up_a), (lo_b, up_b) in zip(ranges, ranges[1:], strict=False):
+    for (lo_a, up_a), (lo_b, up_b) in itertools.pairwise(ranges):
         if lo_b < up_a:
             return f"step adjustments overlap: [{_fmt(lo_a)}, {_fmt(up_a)}) and [{_fmt(lo_b)}, {_fmt(up_b)})"
         if lo_b > up_a:

@@ -65,7 +65,7 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 (safe loader)
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise TemplateError(f"cannot read template {path}: {exc}") from exc
     if not isinstance(document, dict) or "Resources" not in document:

@@ -79,14 +79,19 @@ def fix_target_tracking_alarms(policy: FakeApplicationAutoscalingPolicy) -> None
         start_insufficient(alarm)
 
 
-class CfnScalableTarget(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
+class CfnScalableTarget(EmulatorModel, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ApplicationAutoScaling::ScalableTarget"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> CfnScalableTarget:
         p = cloudformation_json["Properties"]
         namespace, resource_id, dimension = p["ServiceNamespace"], p["ResourceId"], p["ScalableDimension"]
@@ -95,14 +100,20 @@ class CfnScalableTarget(EmulatorModel, CloudFormationModel):  # type: ignore[mis
             raise validation_error(f"ScalableTarget {resource_id}: MinCapacity {low} > MaxCapacity {high}")
         suspended = {k: str(v).lower() == "true" for k, v in p.get("SuspendedState", {}).items()}
         backend(account_id, region_name).register_scalable_target(
-            namespace, resource_id, dimension, low, high, p.get("RoleARN", ""), suspended or None  # type: ignore[arg-type]
+            namespace,
+            resource_id,
+            dimension,
+            low,
+            high,
+            p.get("RoleARN", ""),
+            suspended or None,  # type: ignore[arg-type]
         )
         if namespace == "ecs":
             _clamp_desired_count(resource_id, low, high, account_id, region_name)
         return cls(f"{resource_id}|{dimension}|{namespace}", account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnScalableTarget,
         new_resource_name: str,
@@ -110,7 +121,9 @@ class CfnScalableTarget(EmulatorModel, CloudFormationModel):  # type: ignore[mis
         account_id: str,
         region_name: str,
     ) -> CfnScalableTarget:
-        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        new = cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
         if new.physical_resource_id != original_resource.physical_resource_id:
             original_resource.delete(account_id, region_name)
         return new
@@ -129,7 +142,7 @@ def _clamp_desired_count(resource_id: str, low: int, high: int, account_id: str,
         service.desired_count = min(max(service.desired_count, low), high)
 
 
-class CfnScalingPolicy(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
+class CfnScalingPolicy(EmulatorModel, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ApplicationAutoScaling::ScalingPolicy"
@@ -143,11 +156,20 @@ class CfnScalingPolicy(EmulatorModel, CloudFormationModel):  # type: ignore[misc
         return attr == "Arn"
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
-        return self.physical_resource_id if attribute_name == "Arn" else super().get_cfn_attribute(attribute_name)
+        return (
+            self.physical_resource_id
+            if attribute_name == "Arn"
+            else super().get_cfn_attribute(attribute_name)
+        )
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> CfnScalingPolicy:
         policy = _put_policy(resource_name, cloudformation_json["Properties"], account_id, region_name)
         model = cls(policy.policy_arn, account_id, region_name)
@@ -155,7 +177,7 @@ class CfnScalingPolicy(EmulatorModel, CloudFormationModel):  # type: ignore[misc
         return model
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnScalingPolicy,
         new_resource_name: str,
@@ -164,9 +186,13 @@ class CfnScalingPolicy(EmulatorModel, CloudFormationModel):  # type: ignore[misc
         region_name: str,
     ) -> CfnScalingPolicy:
         original_resource.delete(account_id, region_name)
-        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        new = cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
         if new.key == original_resource.key:  # same policy, updated in place: AWS keeps its ARN
-            _keep_arn(backend(account_id, region_name).policies[new.key], original_resource.physical_resource_id)
+            _keep_arn(
+                backend(account_id, region_name).policies[new.key], original_resource.physical_resource_id
+            )
             new._physical_id = original_resource.physical_resource_id
         return new
 
@@ -195,7 +221,9 @@ def _keep_arn(policy: FakeApplicationAutoscalingPolicy, arn: str) -> None:
         alarm.alarm_actions = [action.replace(new_arn, arn) for action in alarm.alarm_actions]
 
 
-def _put_policy(name: str, p: dict[str, Any], account_id: str, region_name: str) -> FakeApplicationAutoscalingPolicy:
+def _put_policy(
+    name: str, p: dict[str, Any], account_id: str, region_name: str
+) -> FakeApplicationAutoscalingPolicy:
     if "ScalingTargetId" in p:
         resource_id, dimension, namespace = str(p["ScalingTargetId"]).split("|")
     else:
@@ -220,7 +248,11 @@ def _step_body(c: dict[str, Any]) -> dict[str, Any]:
     body["StepAdjustments"] = [
         {
             "ScalingAdjustment": int(step["ScalingAdjustment"]),
-            **{k: float(step[k]) for k in ("MetricIntervalLowerBound", "MetricIntervalUpperBound") if k in step},
+            **{
+                k: float(step[k])
+                for k in ("MetricIntervalLowerBound", "MetricIntervalUpperBound")
+                if k in step
+            },
         }
         for step in c.get("StepAdjustments", [])
     ]
@@ -228,7 +260,9 @@ def _step_body(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def _target_tracking_body(c: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {k: c[k] for k in ("PredefinedMetricSpecification", "CustomizedMetricSpecification") if k in c}
+    body: dict[str, Any] = {
+        k: c[k] for k in ("PredefinedMetricSpecification", "CustomizedMetricSpecification") if k in c
+    }
     body["TargetValue"] = float(c["TargetValue"])
     body.update({k: int(c[k]) for k in ("ScaleOutCooldown", "ScaleInCooldown") if k in c})
     if "DisableScaleIn" in c:

@@ -28,7 +28,7 @@ def start_insufficient(alarm: Alarm) -> None:
     alarm.state_reason_data = "{}"
 
 
-class CfnMetricAlarm(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
+class CfnMetricAlarm(EmulatorModel, CloudFormationModel):
     """Ref = the alarm name; GetAtt Arn = its ARN."""
 
     @staticmethod
@@ -49,15 +49,20 @@ class CfnMetricAlarm(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
         return super().get_cfn_attribute(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> CfnMetricAlarm:
         alarm = _put_alarm(resource_name, cloudformation_json["Properties"], account_id, region_name)
         start_insufficient(alarm)
         return cls(resource_name, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnMetricAlarm,
         new_resource_name: str,
@@ -80,7 +85,7 @@ class CfnMetricAlarm(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
         return cls(new_resource_name, account_id, region_name)
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend(account_id, region_name).delete_alarms([resource_name])

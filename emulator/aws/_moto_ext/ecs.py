@@ -22,7 +22,7 @@ def backend(account_id: str, region_name: str) -> EC2ContainerServiceBackend:
     return ecs
 
 
-class CfnTaskDefinition(CloudFormationModel):  # type: ignore[misc]
+class CfnTaskDefinition(CloudFormationModel):
     """Returns moto's own TaskDefinition (Ref = its ARN); an update registers a new revision, as AWS does."""
 
     @staticmethod
@@ -38,8 +38,13 @@ class CfnTaskDefinition(CloudFormationModel):  # type: ignore[misc]
         return attr == "TaskDefinitionArn"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> TaskDefinition:
         p = cloudformation_json["Properties"]
         task_definition: TaskDefinition = backend(account_id, region_name).register_task_definition(
@@ -59,7 +64,7 @@ class CfnTaskDefinition(CloudFormationModel):  # type: ignore[misc]
         return task_definition
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: TaskDefinition,
         new_resource_name: str,
@@ -67,12 +72,14 @@ class CfnTaskDefinition(CloudFormationModel):  # type: ignore[misc]
         account_id: str,
         region_name: str,
     ) -> TaskDefinition:
-        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        new = cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
         backend(account_id, region_name).deregister_task_definition(original_resource.arn)
         return new
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend(account_id, region_name).deregister_task_definition(resource_name)
@@ -91,7 +98,8 @@ def _container(definition: dict[str, Any]) -> dict[str, Any]:
         container["environment"] = [
             {"name": e["name"], "value": str(e.get("value", ""))} for e in container["environment"] if e
         ]
-    return _ints(container)
+    result: dict[str, Any] = _ints(container)
+    return result
 
 
 def _ints(value: Any) -> Any:
@@ -106,7 +114,7 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class CfnService(CloudFormationModel):  # type: ignore[misc]
+class CfnService(CloudFormationModel):
     """Returns moto's own Service (Ref = its ARN) with everything the template configured."""
 
     @staticmethod
@@ -122,8 +130,13 @@ class CfnService(CloudFormationModel):  # type: ignore[misc]
         return attr in ("Name", "ServiceArn")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> Service:
         p = cloudformation_json["Properties"]
         service: Service = backend(account_id, region_name).create_service(
@@ -145,7 +158,7 @@ class CfnService(CloudFormationModel):  # type: ignore[misc]
         return service
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: Service,
         new_resource_name: str,
@@ -155,9 +168,14 @@ class CfnService(CloudFormationModel):  # type: ignore[misc]
     ) -> Service:
         p = cloudformation_json["Properties"]
         ecs = backend(account_id, region_name)
-        if _name(p["Cluster"]) != original_resource.cluster_name or new_resource_name != original_resource.name:
+        if (
+            _name(p["Cluster"]) != original_resource.cluster_name
+            or new_resource_name != original_resource.name
+        ):
             ecs.delete_service(original_resource.cluster_name, original_resource.name, force=True)
-            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+            return cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
         service: Service = ecs.update_service(
             {
                 "cluster": original_resource.cluster_name,
@@ -173,7 +191,7 @@ class CfnService(CloudFormationModel):  # type: ignore[misc]
         return service
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         p = cloudformation_json["Properties"]
@@ -187,23 +205,25 @@ def _patch_service_cfn(service: Service) -> None:
     def get_cfn_attribute(attribute_name: str) -> Any:
         return service.arn if attribute_name == "ServiceArn" else original(attribute_name)
 
-    service.get_cfn_attribute = get_cfn_attribute
+    service.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]
 
 
 def _apply_deployment_settings(service: Service, p: dict[str, Any]) -> None:
+    """moto's Service has no such attributes; its response serializer reads them when they are set."""
     config = p.get("DeploymentConfiguration", {})
-    service.deployment_configuration = {
+    deployment: dict[str, Any] = {
         "maximumPercent": int(config.get("MaximumPercent", 200)),
         "minimumHealthyPercent": int(config.get("MinimumHealthyPercent", 100)),
     }
     if "DeploymentCircuitBreaker" in config:
         breaker = config["DeploymentCircuitBreaker"]
-        service.deployment_configuration["deploymentCircuitBreaker"] = {
+        deployment["deploymentCircuitBreaker"] = {
             "enable": str(breaker.get("Enable")).lower() == "true",
             "rollback": str(breaker.get("Rollback")).lower() == "true",
         }
     grace = p.get("HealthCheckGracePeriodSeconds")
-    service.health_check_grace_period_seconds = None if grace is None else int(grace)
+    setattr(service, "deployment_configuration", deployment)  # noqa: B010
+    setattr(service, "health_check_grace_period_seconds", None if grace is None else int(grace))  # noqa: B010
 
 
 def _load_balancers(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:

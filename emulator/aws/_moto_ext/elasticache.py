@@ -23,7 +23,7 @@ def backend(account_id: str, region_name: str) -> ElastiCacheBackend:
     return cache
 
 
-class CfnCacheSubnetGroup(EmulatorModel, CloudFormationModel):  # type: ignore[misc]
+class CfnCacheSubnetGroup(EmulatorModel, CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ElastiCache::SubnetGroup"
@@ -33,8 +33,13 @@ class CfnCacheSubnetGroup(EmulatorModel, CloudFormationModel):  # type: ignore[m
         return "CacheSubnetGroupName"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> CfnCacheSubnetGroup:
         p = cloudformation_json["Properties"]
         name = resource_name.lower()
@@ -47,7 +52,7 @@ class CfnCacheSubnetGroup(EmulatorModel, CloudFormationModel):  # type: ignore[m
         return cls(name, account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: CfnCacheSubnetGroup,
         new_resource_name: str,
@@ -56,7 +61,9 @@ class CfnCacheSubnetGroup(EmulatorModel, CloudFormationModel):  # type: ignore[m
         region_name: str,
     ) -> CfnCacheSubnetGroup:
         original_resource.delete(account_id, region_name)
-        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
 
     def delete(self, account_id: str, region_name: str) -> None:
         backend(account_id, region_name).cache_subnet_groups.pop(self.physical_resource_id, None)
@@ -69,7 +76,9 @@ class _LocalRedis(EmulatorModel):
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in cls.ADDRESS_ATTRIBUTES or any(attr == f"{a.rsplit('.', 1)[0]}.Port" for a in cls.ADDRESS_ATTRIBUTES)
+        return attr in cls.ADDRESS_ATTRIBUTES or any(
+            attr == f"{a.rsplit('.', 1)[0]}.Port" for a in cls.ADDRESS_ATTRIBUTES
+        )
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
         host, port = redis_endpoint(self.account_id, self.region_name)
@@ -80,8 +89,13 @@ class _LocalRedis(EmulatorModel):
         return super().get_cfn_attribute(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
     ) -> _LocalRedis:
         engine = str(cloudformation_json["Properties"].get("Engine", "redis"))
         if engine not in ("redis", "valkey"):
@@ -91,7 +105,7 @@ class _LocalRedis(EmulatorModel):
         return cls(resource_name.lower(), account_id, region_name)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: _LocalRedis,
         new_resource_name: str,
@@ -102,7 +116,7 @@ class _LocalRedis(EmulatorModel):
         return original_resource
 
 
-class CfnCacheCluster(_LocalRedis, CloudFormationModel):  # type: ignore[misc]
+class CfnCacheCluster(_LocalRedis, CloudFormationModel):
     ADDRESS_ATTRIBUTES = ("RedisEndpoint.Address",)
 
     @staticmethod
@@ -114,7 +128,7 @@ class CfnCacheCluster(_LocalRedis, CloudFormationModel):  # type: ignore[misc]
         return "ClusterName"
 
 
-class CfnReplicationGroup(_LocalRedis, CloudFormationModel):  # type: ignore[misc]
+class CfnReplicationGroup(_LocalRedis, CloudFormationModel):
     ADDRESS_ATTRIBUTES = ("PrimaryEndPoint.Address", "ReadEndPoint.Address", "ConfigurationEndPoint.Address")
 
     @staticmethod

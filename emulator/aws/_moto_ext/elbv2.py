@@ -28,7 +28,7 @@ def backend(account_id: str, region_name: str) -> ELBv2Backend:
     return elbv2
 
 
-class CfnTargetGroup(CloudFormationModel):  # type: ignore[misc]
+class CfnTargetGroup(CloudFormationModel):
     @staticmethod
     def cloudformation_type() -> str:
         return "AWS::ElasticLoadBalancingV2::TargetGroup"
@@ -39,11 +39,16 @@ class CfnTargetGroup(CloudFormationModel):  # type: ignore[misc]
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return FakeTargetGroup.has_cfn_attr(attr)  # type: ignore[no-any-return]
+        return FakeTargetGroup.has_cfn_attr(attr)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kw: Any
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kw: Any,
     ) -> FakeTargetGroup:
         target_group: FakeTargetGroup = FakeTargetGroup.create_from_cloudformation_json(
             resource_name, cloudformation_json, account_id, region_name, **kw
@@ -52,7 +57,7 @@ class CfnTargetGroup(CloudFormationModel):  # type: ignore[misc]
         return target_group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls,
         original_resource: FakeTargetGroup,
         new_resource_name: str,
@@ -61,7 +66,11 @@ class CfnTargetGroup(CloudFormationModel):  # type: ignore[misc]
         region_name: str,
     ) -> FakeTargetGroup:
         p = cloudformation_json["Properties"]
-        health = {arg: str(p[key]) if key == "HealthCheckPort" else p[key] for key, arg in _HEALTH_CHECK.items() if key in p}
+        health: dict[str, Any] = {
+            arg: str(p[key]) if key == "HealthCheckPort" else p[key]
+            for key, arg in _HEALTH_CHECK.items()
+            if key in p
+        }
         for arg in ("health_check_interval", "health_check_timeout"):
             if arg in health:
                 health[arg] = int(health[arg])
@@ -74,14 +83,15 @@ class CfnTargetGroup(CloudFormationModel):  # type: ignore[misc]
         return target_group
 
     @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
+    def delete_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
     ) -> None:
         backend(account_id, region_name).delete_target_group(resource_name)
 
 
-def _apply_attributes(target_group: FakeTargetGroup, p: dict[str, Any], account_id: str, region_name: str) -> None:
+def _apply_attributes(
+    target_group: FakeTargetGroup, p: dict[str, Any], account_id: str, region_name: str
+) -> None:
     attributes = {a["Key"]: str(a["Value"]) for a in p.get("TargetGroupAttributes", [])}
     if attributes:
         backend(account_id, region_name).modify_target_group_attributes(target_group.arn, attributes)
-
