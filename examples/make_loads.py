@@ -29,7 +29,7 @@ def ramp() -> list[float]:
 
 def spike() -> list[float]:
     """A quiet service hit by a 15-minute burst of 7 vCPU (a broadcast storm), then quiet again."""
-    return [0.8] * 30 + [7.0] * 15 + [0.8] * 75
+    return [0.5] * 30 + [7.0] * 15 + [0.5] * 75
 
 
 def daily() -> list[float]:
