@@ -8,7 +8,7 @@ called on every evaluation (every minute), each giving a `Proposal`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from emulator.model import (
@@ -20,7 +20,7 @@ from emulator.model import (
 )
 from emulator.scaling.alarms import AlarmEvaluation
 from emulator.scaling.step import step_policy_capacity
-from emulator.scaling.target_tracking import managed_alarms, tracking_capacity
+from emulator.scaling.target_tracking import is_high_alarm, managed_alarms, tracking_capacity
 
 Policy = StepScalingPolicy | TargetTrackingPolicy
 Direction = Literal["out", "in"]
@@ -67,9 +67,13 @@ class ControlPlan:
     @staticmethod
     def of(service: ServiceDescription) -> ControlPlan:
         policies: tuple[Policy, ...] = (*service.step_policies, *service.target_tracking_policies)
-        alarms = list(service.alarms)
-        for tracking in service.target_tracking_policies:
-            alarms.extend(managed_alarms(tracking, service))
+        tracking = service.target_tracking_policies
+        deployed_managed = [
+            a for a in service.alarms if any(triggers(x, t) for t in tracking for x in a.alarm_actions)
+        ]
+        alarms = [a for a in service.alarms if a not in deployed_managed]
+        for policy in tracking:
+            alarms.extend(_with_deployed_names(managed_alarms(policy, service), policy, deployed_managed))
         bindings = {
             alarm.alarm_name: tuple(p for p in policies if any(triggers(a, p) for a in alarm.alarm_actions))
             for alarm in alarms
@@ -87,6 +91,23 @@ class ControlPlan:
             if isinstance(p, TargetTrackingPolicy)
         }
         return tuple(found.values())
+
+
+def _with_deployed_names(
+    derived: Sequence[MetricAlarm], policy: TargetTrackingPolicy, deployed: Sequence[MetricAlarm]
+) -> list[MetricAlarm]:
+    """Keep the names and actions of the managed alarms already in the account (moto creates them with a
+    wrong threshold, reference 6c), with AWS's thresholds and datapoints."""
+    mine = [a for a in deployed if any(triggers(x, policy) for x in a.alarm_actions)]
+    named: list[MetricAlarm] = []
+    for alarm in derived:
+        match = next((a for a in mine if is_high_alarm(a) == is_high_alarm(alarm)), None)
+        named.append(
+            alarm
+            if match is None
+            else replace(alarm, alarm_name=match.alarm_name, alarm_actions=match.alarm_actions)
+        )
+    return named
 
 
 def proposals(

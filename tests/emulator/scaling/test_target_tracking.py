@@ -43,3 +43,29 @@ def test_capacity_is_proportional_and_rounds_to_keep_capacity(seed_service: Serv
     assert tracking_capacity(POLICY, low, [60], 4) is None  # ceil(3.43) = 4: nothing to remove
     assert tracking_capacity(replace(POLICY, disable_scale_in=True), low, [10], 4) is None
     assert tracking_capacity(POLICY, high, [], 4) is None
+
+
+def test_deployed_managed_alarms_keep_their_names_but_get_aws_thresholds(
+    seed_service: ServiceDescription,
+) -> None:
+    """moto creates the managed alarms with threshold 6 (reference 6c): evaluate AWS's values under its names."""
+    from emulator.scaling.policies import ControlPlan
+
+    action = "arn:tt:createdBy/1234"
+    wrong = [
+        replace(
+            seed_service.alarms[0],
+            alarm_name=f"TargetTracking-x-Alarm{kind}-uuid",
+            threshold=6.0,
+            comparison_operator=op,
+            alarm_actions=(action,),
+        )
+        for kind, op in (("High", "GreaterThanThreshold"), ("Low", "LessThanThreshold"))
+    ]
+    service = replace(seed_service, step_policies=(), alarms=tuple(wrong), target_tracking_policies=(POLICY,))
+    plan = ControlPlan.of(service)
+    assert [(a.alarm_name, a.threshold, a.evaluation_periods) for a in plan.alarms] == [
+        ("TargetTracking-x-AlarmHigh-uuid", 70, 3),
+        ("TargetTracking-x-AlarmLow-uuid", 63, 15),
+    ]
+    assert plan.bindings["TargetTracking-x-AlarmHigh-uuid"] == (POLICY,)
