@@ -1,0 +1,31 @@
+"""One deployment of the three stacks into moto, shared by the read-only tests of a module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from emulator.aws import EmulatedAccount, emulated_account
+
+LOCAL_REDIS_PORT = 6390  # any value: the tests check that ElastiCache resolves to it
+
+
+@pytest.fixture(scope="session")
+def local_redis_port() -> int:
+    """The port ElastiCache endpoints resolve to in these deployments."""
+    return LOCAL_REDIS_PORT
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[EmulatedAccount]:
+    """The default deployment (step scaling), read-only: tests that write deploy their own."""
+    with emulated_account(redis_host="127.0.0.1", redis_port=LOCAL_REDIS_PORT) as account:
+        yield account
+
+
+@pytest.fixture
+def account() -> Iterator[EmulatedAccount]:
+    """A fresh deployment a test may change."""
+    with emulated_account(redis_port=LOCAL_REDIS_PORT) as fresh:
+        yield fresh

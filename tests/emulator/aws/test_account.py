@@ -1,0 +1,199 @@
+"""The issue's acceptance lines: every resource of the three stacks, deployed into moto, as configured."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from datetime import UTC, datetime
+
+from emulator.aws import EmulatedAccount, emulated_account
+from emulator.aws.templates import load_template, stack_plan
+
+
+def test_target_group_is_sticky_and_drains_for_30_seconds(deployed: EmulatedAccount) -> None:
+    """describe_target_group_attributes shows stickiness on and a 30 s deregistration delay."""
+    elbv2 = deployed.client("elbv2")
+    arn = deployed.service.target_group.target_group_arn
+
+    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+    group = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+
+    assert "true" == attrs["stickiness.enabled"]
+    assert "30" == attrs["deregistration_delay.timeout_seconds"]
+    assert ("/healthz", 6, 5, 2, 2) == (
+        group["HealthCheckPath"],
+        group["HealthCheckIntervalSeconds"],
+        group["HealthCheckTimeoutSeconds"],
+        group["HealthyThresholdCount"],
+        group["UnhealthyThresholdCount"],
+    )
+
+
+def test_alarms_exist_with_the_policy_arns_as_actions(deployed: EmulatedAccount) -> None:
+    """describe_alarms shows the high and low CPU alarms, each acting on its step policy."""
+    policies = {
+        p["PolicyName"].rsplit("-", 2)[-2] + "-" + p["PolicyName"].rsplit("-", 1)[-1]: p["PolicyARN"]
+        for p in deployed.client("application-autoscaling").describe_scaling_policies(ServiceNamespace="ecs")[
+            "ScalingPolicies"
+        ]
+    }
+    alarms = {a["AlarmName"]: a for a in deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+
+    high, low = alarms["fargate-chat-service-high-cpu"], alarms["fargate-chat-service-low-cpu"]
+
+    assert [policies["scale-up"]] == high["AlarmActions"]
+    assert [policies["scale-down"]] == low["AlarmActions"]
+    assert ("GreaterThanOrEqualToThreshold", 70.0, 60, 1, "Average") == (
+        high["ComparisonOperator"],
+        high["Threshold"],
+        high["Period"],
+        high["EvaluationPeriods"],
+        high["Statistic"],
+    )
+    assert ("LessThanOrEqualToThreshold", 20.0) == (low["ComparisonOperator"], low["Threshold"])
+    assert {("ClusterName", deployed.cluster_name), ("ServiceName", "chat")} == {
+        (d["Name"], d["Value"]) for d in high["Dimensions"]
+    }
+
+
+def test_new_alarms_start_in_insufficient_data(deployed: EmulatedAccount) -> None:
+    """As in AWS (moto's own default is OK)."""
+    states = {a["StateValue"] for a in deployed.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+
+    assert {"INSUFFICIENT_DATA"} == states
+
+
+def test_scaling_policies_have_the_seeds_steps(deployed: EmulatedAccount) -> None:
+    """describe_scaling_policies shows +1/+2/+3 above the threshold and -1 below, cooldown 60."""
+    raw = deployed.client("application-autoscaling").describe_scaling_policies(ServiceNamespace="ecs")
+    configs = {p["PolicyName"]: p["StepScalingPolicyConfiguration"] for p in raw["ScalingPolicies"]}
+
+    up, down = configs["fargate-chat-service-scale-up"], configs["fargate-chat-service-scale-down"]
+
+    assert [
+        {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 15.0, "ScalingAdjustment": 1},
+        {"MetricIntervalLowerBound": 15.0, "MetricIntervalUpperBound": 25.0, "ScalingAdjustment": 2},
+        {"MetricIntervalLowerBound": 25.0, "ScalingAdjustment": 3},
+    ] == up["StepAdjustments"]
+    assert [{"MetricIntervalUpperBound": 0.0, "ScalingAdjustment": -1}] == down["StepAdjustments"]
+    assert ("ChangeInCapacity", 60) == (up["AdjustmentType"], up["Cooldown"])
+    assert ("ChangeInCapacity", 60) == (down["AdjustmentType"], down["Cooldown"])
+
+
+def test_scalable_target_is_2_to_10_with_the_autoscaling_role(deployed: EmulatedAccount) -> None:
+    """The scalable target uses the cluster stack's AutoscalingRole export (the seed exported the wrong role)."""
+    target = deployed.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")[
+        "ScalableTargets"
+    ][0]
+    role_arn = deployed.outputs["fargate-chat-cluster"]["AutoscalingRole"]
+
+    assert (2, 10) == (target["MinCapacity"], target["MaxCapacity"])
+    assert role_arn == target["RoleARN"]
+    assert "AutoscalingRole" in role_arn
+    assert role_arn != deployed.outputs["fargate-chat-cluster"]["ECSTaskExecutionRole"]
+
+
+def test_task_definition_resolves_redis_endpoint_to_the_local_redis(
+    deployed: EmulatedAccount, local_redis_port: int
+) -> None:
+    """REDIS_ENDPOINT comes from the resources stack's export, which points at the emulator's Redis."""
+    ecs = deployed.client("ecs")
+    service = ecs.describe_services(cluster=deployed.cluster_name, services=["chat"])["services"][0]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    env = {e["name"]: e["value"] for e in task["containerDefinitions"][0]["environment"]}
+
+    assert "127.0.0.1" == env["REDIS_ENDPOINT"]
+    assert str(local_redis_port) == env["REDIS_PORT"]
+    assert ("4", "8", "3000") == (env["PING_INTERVAL"], env["PING_TIMEOUT"], env["PORT"])
+    assert ("1024", "2048", "awsvpc", ["FARGATE"]) == (
+        task["cpu"],
+        task["memory"],
+        task["networkMode"],
+        task["requiresCompatibilities"],
+    )
+
+
+def test_service_is_fargate_behind_the_target_group_with_its_deployment_configuration(
+    deployed: EmulatedAccount,
+) -> None:
+    """describe_services shows FARGATE, the load balancer mapping, awsvpc and 200 % / 75 %."""
+    service = deployed.client("ecs").describe_services(cluster=deployed.cluster_name, services=["chat"])["services"][0]
+
+    assert "FARGATE" == service["launchType"]
+    assert [
+        {
+            "targetGroupArn": deployed.outputs["fargate-chat-service"]["TargetGroupArn"],
+            "containerName": "chat",
+            "containerPort": 3000,
+        }
+    ] == service["loadBalancers"]
+    assert {"maximumPercent": 200, "minimumHealthyPercent": 75} == service["deploymentConfiguration"]
+    assert 2 == service["desiredCount"]
+    assert "ENABLED" == service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"]
+
+
+def test_every_resource_of_the_three_stacks_is_created_and_typed() -> None:
+    """No resource is skipped: moto's 'No Moto CloudFormation support' warning is gone for ours."""
+    not_created = {"RedisReplicationGroup", "TargetTrackingPolicy"}  # their Conditions are false by default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # moto warns (UserWarning) for each type it skips
+        with emulated_account() as account:
+            cfn = account.client("cloudformation")
+            for plan in stack_plan():
+                expected = set(load_template(plan.template_path)["Resources"]) - not_created
+                resources = cfn.list_stack_resources(StackName=plan.stack_name)["StackResourceSummaries"]
+                created = {r["LogicalResourceId"]: r for r in resources if r["LogicalResourceId"]}
+
+                assert expected == set(created)
+                assert all(r["ResourceType"] and r["ResourceStatus"] == "CREATE_COMPLETE" for r in created.values())
+
+
+def test_account_writes_counts_metrics_alarm_states_and_targets(account: EmulatedAccount) -> None:
+    """The emulator's writes land where boto3 readers (and the AWS CLI) see them."""
+    account.set_task_counts(running=1, pending=1)
+    account.set_desired_count(4)
+    account.put_cpu_utilization([50.0, 90.0], datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC))
+    account.put_cpu_utilization([], datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC))
+    account.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "test", {"recentDatapoints": [70.0]})
+    account.register_target("10.0.0.7", 3000)
+
+    ecs = account.client("ecs").describe_services(cluster=account.cluster_name, services=["chat"])["services"][0]
+    alarm = account.client("cloudwatch").describe_alarms(AlarmNames=["fargate-chat-service-high-cpu"])[
+        "MetricAlarms"
+    ][0]
+    stats = account.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "cpu",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/ECS",
+                        "MetricName": "CPUUtilization",
+                        "Dimensions": [
+                            {"Name": "ClusterName", "Value": account.cluster_name},
+                            {"Name": "ServiceName", "Value": "chat"},
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Average",
+                },
+            }
+        ],
+        StartTime=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+        EndTime=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
+    )["MetricDataResults"][0]
+    health = account.client("elbv2").describe_target_health(
+        TargetGroupArn=account.service.target_group.target_group_arn
+    )["TargetHealthDescriptions"]
+
+    assert (4, 1, 1) == (ecs["desiredCount"], ecs["runningCount"], ecs["pendingCount"])
+    assert 4 == account.desired_count()
+    assert ("ALARM", [70.0]) == (alarm["StateValue"], json.loads(alarm["StateReasonData"])["recentDatapoints"])
+    assert [70.0] == stats["Values"]  # one datapoint (the empty list published nothing), average of 50 and 90
+    assert [("10.0.0.7", 3000)] == [(t["Target"]["Id"], t["Target"]["Port"]) for t in health]
+
+    account.deregister_target("10.0.0.7", 3000)
+
+    assert [] == account.client("elbv2").describe_target_health(
+        TargetGroupArn=account.service.target_group.target_group_arn
+    )["TargetHealthDescriptions"]
