@@ -1,4 +1,4 @@
-"""One deployment of the three stacks into moto, shared by the read-only tests of a module."""
+"""Deployments of the three stacks into moto (each test its own: moto's mocks must not nest)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ def local_redis_port() -> int:
     return LOCAL_REDIS_PORT
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def deployed() -> Iterator[EmulatedAccount]:
-    """The default deployment (step scaling), read-only: tests that write deploy their own."""
+    """The default deployment (step scaling), for tests that only read."""
     with emulated_account(redis_host="127.0.0.1", redis_port=LOCAL_REDIS_PORT) as account:
         yield account
 
