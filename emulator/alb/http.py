@@ -31,8 +31,9 @@ async def next_event(
         conn.receive_data(data)
 
 
-def send(conn: h11.Connection, writer: asyncio.StreamWriter, event: h11.Event) -> None:
-    data = conn.send(event)
+def send(conn: h11.Connection, writer: asyncio.StreamWriter, *events: h11.Event) -> None:
+    """Serialise `events` and hand them to the socket in one write."""
+    data = b"".join(conn.send(event) or b"" for event in events)
     if data:
         writer.write(data)
 

@@ -89,6 +89,11 @@ class ClientSession:
             self.upstream.close()
             self.upstream = None
 
+    def _live_upstream(self) -> Upstream:
+        if self.upstream is None:
+            raise ConnectionAbortedError(f"{self.name}: connection to the target was closed by the proxy")
+        return self.upstream
+
     def abort(self) -> None:
         if self.upstream is not None:
             self.upstream.abort()
@@ -166,18 +171,15 @@ class ClientSession:
     async def _send_and_receive(
         self, request: h11.Request, body: list[bytes], upgrade: bool
     ) -> h11.Response | h11.InformationalResponse:
-        upstream = self.upstream
-        assert upstream is not None
+        upstream = self._live_upstream()
         cfg = self.config
         headers = http.request_headers(
             request, self.client_ip, cfg.lb_port, drop_cookies=cfg.drop_cookies, upgrade=upgrade
         )
         try:
             forwarded = h11.Request(method=request.method, target=request.target, headers=headers)
-            http.send(upstream.conn, upstream.writer, forwarded)
-            for chunk in body:
-                http.send(upstream.conn, upstream.writer, h11.Data(data=chunk))
-            http.send(upstream.conn, upstream.writer, h11.EndOfMessage())
+            chunks = [h11.Data(data=chunk) for chunk in body]
+            http.send(upstream.conn, upstream.writer, forwarded, *chunks, h11.EndOfMessage())
             await upstream.writer.drain()
             while True:
                 event = await http.next_event(upstream.conn, upstream.reader, self.touch)
@@ -202,27 +204,30 @@ class ClientSession:
         if switching:
             await self._tunnel(headers)
             return True
-        http.send(
-            self.conn,
-            self.writer,
-            h11.Response(status_code=response.status_code, headers=headers, reason=response.reason),
-        )
-        await self._relay_body()
+        head = h11.Response(status_code=response.status_code, headers=headers, reason=response.reason)
+        await self._relay_body(head)
         return False
 
-    async def _relay_body(self) -> None:
-        upstream = self.upstream
-        assert upstream is not None
+    async def _relay_body(self, head: h11.Response) -> None:
+        """Stream the response body; what is already buffered goes out in one write with the head."""
+        upstream = self._live_upstream()
+        pending: list[h11.Event] = [head]
         while True:
             try:
-                event = await http.next_event(upstream.conn, upstream.reader, self.touch)
+                event = upstream.conn.next_event()
+                if event is h11.NEED_DATA:
+                    http.send(self.conn, self.writer, *pending)
+                    pending.clear()
+                    await self.writer.drain()
+                    upstream.conn.receive_data(await upstream.reader.read(http.READ_SIZE))
+                    self.touch()
+                    continue
             except (OSError, h11.ProtocolError) as exc:
                 raise ConnectionResetError(f"target broke mid-response: {exc!r}") from exc
             if isinstance(event, h11.Data):
-                http.send(self.conn, self.writer, event)
-                await self.writer.drain()
+                pending.append(event)
             elif isinstance(event, h11.EndOfMessage):
-                http.send(self.conn, self.writer, h11.EndOfMessage())
+                http.send(self.conn, self.writer, *pending, h11.EndOfMessage())
                 await self.writer.drain()
                 upstream.finish_cycle()
                 if not upstream.reusable:
@@ -232,8 +237,7 @@ class ClientSession:
                 raise ConnectionResetError(f"target broke mid-response: {event!r}")
 
     async def _tunnel(self, headers: http.Headers) -> None:
-        upstream = self.upstream
-        assert upstream is not None
+        upstream = self._live_upstream()
         http.send(self.conn, self.writer, h11.InformationalResponse(status_code=101, headers=headers))
         client_rest, _ = self.conn.trailing_data
         target_rest, _ = upstream.conn.trailing_data
@@ -247,7 +251,5 @@ class ClientSession:
 
     async def _error(self, status: int) -> None:
         response, body = http.error_response(status)
-        http.send(self.conn, self.writer, response)
-        http.send(self.conn, self.writer, body)
-        http.send(self.conn, self.writer, h11.EndOfMessage())
+        http.send(self.conn, self.writer, response, body, h11.EndOfMessage())
         await self.writer.drain()

@@ -71,7 +71,11 @@ class Backend:
         if path != "/healthz":
             self.requests += 1
         status, payload = await self._answer(path, scope, body)
-        headers = [(b"content-type", b"text/plain"), (b"x-backend", self.name.encode())]
+        headers = [
+            (b"content-type", b"text/plain"),
+            (b"content-length", str(len(payload)).encode()),
+            (b"x-backend", self.name.encode()),
+        ]
         if path == "/set-cookie":
             headers.append((b"set-cookie", b"app=1; Path=/"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
