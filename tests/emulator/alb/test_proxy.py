@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from emulator.alb import HealthCheckResult, TargetState
 from emulator.alb.target_group import RESPONSE_CODE_MISMATCH
+from emulator.clock import VirtualClock
 
 FAIL = HealthCheckResult(False, RESPONSE_CODE_MISMATCH, "503")
 
@@ -221,3 +224,59 @@ async def test_least_outstanding_requests_avoids_the_busy_target(
         for backend in bs:
             backend.release.set()
         assert (await slow).text == busy
+
+
+async def test_a_target_that_closed_its_kept_alive_connection_gets_a_fresh_one(
+    alb_settings: Any, balancer_for: Any
+) -> None:
+    connections = 0
+
+    async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")  # keep-alive, then hang up
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(one_answer_per_connection, "127.0.0.1", 0)
+    try:
+        async with balancer_for(alb_settings(), []) as (tg, lb), client(lb.url) as http:
+            tg.register("flaky", "127.0.0.1", server.sockets[0].getsockname()[1])
+            for _ in range(3):
+                response = await http.get("/")
+                assert (response.status_code, response.text) == (200, "ok")
+                await asyncio.sleep(0.05)  # let the target's FIN arrive
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert connections == 3
+
+
+async def test_stopping_mid_request_ends_quietly(
+    alb_settings: Any, backends: Any, balancer_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with backends(1) as bs, balancer_for(alb_settings(), bs) as (_, lb), client(lb.url) as http:
+        slow = asyncio.get_running_loop().create_task(http.get("/slow"), name="test-slow")
+        await asyncio.wait_for(bs[0].slow_started.wait(), 10)
+        await lb.stop()
+        bs[0].release.set()
+        with pytest.raises(httpx.HTTPError):
+            await slow
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_idle_connections_close_after_the_idle_timeout(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    clock = VirtualClock()
+    async with backends(1) as bs, balancer_for(alb_settings(), bs, clock=clock) as (_, lb):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        await clock.advance(30)
+        assert len(lb.sessions) == 1
+        await clock.advance(45)  # 60 s without a byte either way
+        assert await asyncio.wait_for(reader.read(), 5) == b"b0"  # the body, then EOF
+        writer.close()
