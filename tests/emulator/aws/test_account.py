@@ -15,18 +15,20 @@ def test_target_group_is_sticky_and_drains_for_30_seconds(deployed: EmulatedAcco
     elbv2 = deployed.client("elbv2")
     arn = deployed.service.target_group.target_group_arn
 
-    attrs = {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
+    attrs = {
+        a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+    }
     group = elbv2.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
 
-    assert "true" == attrs["stickiness.enabled"]
-    assert "30" == attrs["deregistration_delay.timeout_seconds"]
-    assert ("/healthz", 6, 5, 2, 2) == (
+    assert attrs["stickiness.enabled"] == "true"
+    assert attrs["deregistration_delay.timeout_seconds"] == "30"
+    assert (
         group["HealthCheckPath"],
         group["HealthCheckIntervalSeconds"],
         group["HealthCheckTimeoutSeconds"],
         group["HealthyThresholdCount"],
         group["UnhealthyThresholdCount"],
-    )
+    ) == ("/healthz", 6, 5, 2, 2)
 
 
 def test_alarms_exist_with_the_policy_arns_as_actions(deployed: EmulatedAccount) -> None:
@@ -43,14 +45,14 @@ def test_alarms_exist_with_the_policy_arns_as_actions(deployed: EmulatedAccount)
 
     assert [policies["scale-up"]] == high["AlarmActions"]
     assert [policies["scale-down"]] == low["AlarmActions"]
-    assert ("GreaterThanOrEqualToThreshold", 70.0, 60, 1, "Average") == (
+    assert (
         high["ComparisonOperator"],
         high["Threshold"],
         high["Period"],
         high["EvaluationPeriods"],
         high["Statistic"],
-    )
-    assert ("LessThanOrEqualToThreshold", 20.0) == (low["ComparisonOperator"], low["Threshold"])
+    ) == ("GreaterThanOrEqualToThreshold", 70.0, 60, 1, "Average")
+    assert (low["ComparisonOperator"], low["Threshold"]) == ("LessThanOrEqualToThreshold", 20.0)
     assert {("ClusterName", deployed.cluster_name), ("ServiceName", "chat")} == {
         (d["Name"], d["Value"]) for d in high["Dimensions"]
     }
@@ -70,14 +72,14 @@ def test_scaling_policies_have_the_seeds_steps(deployed: EmulatedAccount) -> Non
 
     up, down = configs["fargate-chat-service-scale-up"], configs["fargate-chat-service-scale-down"]
 
-    assert [
+    assert up["StepAdjustments"] == [
         {"MetricIntervalLowerBound": 0.0, "MetricIntervalUpperBound": 15.0, "ScalingAdjustment": 1},
         {"MetricIntervalLowerBound": 15.0, "MetricIntervalUpperBound": 25.0, "ScalingAdjustment": 2},
         {"MetricIntervalLowerBound": 25.0, "ScalingAdjustment": 3},
-    ] == up["StepAdjustments"]
-    assert [{"MetricIntervalUpperBound": 0.0, "ScalingAdjustment": -1}] == down["StepAdjustments"]
-    assert ("ChangeInCapacity", 60) == (up["AdjustmentType"], up["Cooldown"])
-    assert ("ChangeInCapacity", 60) == (down["AdjustmentType"], down["Cooldown"])
+    ]
+    assert down["StepAdjustments"] == [{"MetricIntervalUpperBound": 0.0, "ScalingAdjustment": -1}]
+    assert (up["AdjustmentType"], up["Cooldown"]) == ("ChangeInCapacity", 60)
+    assert (down["AdjustmentType"], down["Cooldown"]) == ("ChangeInCapacity", 60)
 
 
 def test_scalable_target_is_2_to_10_with_the_autoscaling_role(deployed: EmulatedAccount) -> None:
@@ -87,7 +89,7 @@ def test_scalable_target_is_2_to_10_with_the_autoscaling_role(deployed: Emulated
     ][0]
     role_arn = deployed.outputs["fargate-chat-cluster"]["AutoscalingRole"]
 
-    assert (2, 10) == (target["MinCapacity"], target["MaxCapacity"])
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 10)
     assert role_arn == target["RoleARN"]
     assert "AutoscalingRole" in role_arn
     assert role_arn != deployed.outputs["fargate-chat-cluster"]["ECSTaskExecutionRole"]
@@ -102,24 +104,26 @@ def test_task_definition_resolves_redis_endpoint_to_the_local_redis(
     task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
     env = {e["name"]: e["value"] for e in task["containerDefinitions"][0]["environment"]}
 
-    assert "127.0.0.1" == env["REDIS_ENDPOINT"]
+    assert env["REDIS_ENDPOINT"] == "127.0.0.1"
     assert str(local_redis_port) == env["REDIS_PORT"]
-    assert ("4", "8", "3000") == (env["PING_INTERVAL"], env["PING_TIMEOUT"], env["PORT"])
-    assert ("1024", "2048", "awsvpc", ["FARGATE"]) == (
+    assert (env["PING_INTERVAL"], env["PING_TIMEOUT"], env["PORT"]) == ("4", "8", "3000")
+    assert (
         task["cpu"],
         task["memory"],
         task["networkMode"],
         task["requiresCompatibilities"],
-    )
+    ) == ("1024", "2048", "awsvpc", ["FARGATE"])
 
 
 def test_service_is_fargate_behind_the_target_group_with_its_deployment_configuration(
     deployed: EmulatedAccount,
 ) -> None:
     """describe_services shows FARGATE, the load balancer mapping, awsvpc and 200 % / 75 %."""
-    service = deployed.client("ecs").describe_services(cluster=deployed.cluster_name, services=["chat"])["services"][0]
+    service = deployed.client("ecs").describe_services(cluster=deployed.cluster_name, services=["chat"])[
+        "services"
+    ][0]
 
-    assert "FARGATE" == service["launchType"]
+    assert service["launchType"] == "FARGATE"
     assert [
         {
             "targetGroupArn": deployed.outputs["fargate-chat-service"]["TargetGroupArn"],
@@ -127,9 +131,9 @@ def test_service_is_fargate_behind_the_target_group_with_its_deployment_configur
             "containerPort": 3000,
         }
     ] == service["loadBalancers"]
-    assert {"maximumPercent": 200, "minimumHealthyPercent": 75} == service["deploymentConfiguration"]
-    assert 2 == service["desiredCount"]
-    assert "ENABLED" == service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"]
+    assert service["deploymentConfiguration"] == {"maximumPercent": 200, "minimumHealthyPercent": 75}
+    assert service["desiredCount"] == 2
+    assert service["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
 
 
 def test_every_resource_of_the_three_stacks_is_created_and_typed() -> None:
@@ -145,7 +149,9 @@ def test_every_resource_of_the_three_stacks_is_created_and_typed() -> None:
                 created = {r["LogicalResourceId"]: r for r in resources if r["LogicalResourceId"]}
 
                 assert expected == set(created)
-                assert all(r["ResourceType"] and r["ResourceStatus"] == "CREATE_COMPLETE" for r in created.values())
+                assert all(
+                    r["ResourceType"] and r["ResourceStatus"] == "CREATE_COMPLETE" for r in created.values()
+                )
 
 
 def test_account_writes_counts_metrics_alarm_states_and_targets(account: EmulatedAccount) -> None:
@@ -157,7 +163,9 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
     account.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "test", {"recentDatapoints": [70.0]})
     account.register_target("10.0.0.7", 3000)
 
-    ecs = account.client("ecs").describe_services(cluster=account.cluster_name, services=["chat"])["services"][0]
+    ecs = account.client("ecs").describe_services(cluster=account.cluster_name, services=["chat"])[
+        "services"
+    ][0]
     alarm = account.client("cloudwatch").describe_alarms(AlarmNames=["fargate-chat-service-high-cpu"])[
         "MetricAlarms"
     ][0]
@@ -186,14 +194,20 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
         TargetGroupArn=account.service.target_group.target_group_arn
     )["TargetHealthDescriptions"]
 
-    assert (4, 1, 1) == (ecs["desiredCount"], ecs["runningCount"], ecs["pendingCount"])
-    assert 4 == account.desired_count()
-    assert ("ALARM", [70.0]) == (alarm["StateValue"], json.loads(alarm["StateReasonData"])["recentDatapoints"])
-    assert [70.0] == stats["Values"]  # one datapoint (the empty list published nothing), average of 50 and 90
-    assert [("10.0.0.7", 3000)] == [(t["Target"]["Id"], t["Target"]["Port"]) for t in health]
+    assert (ecs["desiredCount"], ecs["runningCount"], ecs["pendingCount"]) == (4, 1, 1)
+    assert account.desired_count() == 4
+    assert (
+        alarm["StateValue"],
+        json.loads(alarm["StateReasonData"])["recentDatapoints"],
+    ) == ("ALARM", [70.0])
+    assert stats["Values"] == [70.0]  # one datapoint (the empty list published nothing), average of 50 and 90
+    assert [(t["Target"]["Id"], t["Target"]["Port"]) for t in health] == [("10.0.0.7", 3000)]
 
     account.deregister_target("10.0.0.7", 3000)
 
-    assert [] == account.client("elbv2").describe_target_health(
-        TargetGroupArn=account.service.target_group.target_group_arn
-    )["TargetHealthDescriptions"]
+    assert (
+        account.client("elbv2").describe_target_health(
+            TargetGroupArn=account.service.target_group.target_group_arn
+        )["TargetHealthDescriptions"]
+        == []
+    )
