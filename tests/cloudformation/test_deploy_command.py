@@ -1,0 +1,102 @@
+"""`chat-emulator deploy --endpoint-url` against a moto server started by the test (over HTTP)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from emulator.aws import moto_server
+from emulator.aws.templates import default_templates_dir
+from emulator.commands import deploy
+
+
+@pytest.fixture
+def endpoint_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A ThreadedMotoServer in this process (custom models installed), fake credentials for boto3."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with moto_server() as url:
+        yield url
+
+
+def _deploy(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    deploy.add_arguments(parser)
+    return deploy.run(parser.parse_args(list(argv)))
+
+
+def test_deploy_creates_all_stacks_and_prints_their_outputs(
+    endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three stacks, in order, outputs printed; boto3 at the same endpoint sees the service."""
+    code = _deploy(
+        "--endpoint-url", endpoint_url, "--region", "us-east-1", "--poll-seconds", "0.05",
+        "--param", "DesiredCount=3", "--param", "ImageUrl=example.com/chat:v2",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name="us-east-1")
+    statuses = {s["StackName"]: s["StackStatus"] for s in cfn.describe_stacks()["Stacks"]}
+    cluster = cfn.list_exports()["Exports"]
+    cluster_name = next(e["Value"] for e in cluster if e["Name"] == "fargate-chat-cluster:ClusterName")
+    ecs = boto3.client("ecs", endpoint_url=endpoint_url, region_name="us-east-1")
+    service = ecs.describe_services(cluster=cluster_name, services=["chat"])["services"][0]
+    image = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"][
+        "containerDefinitions"
+    ][0]["image"]
+
+    assert code == 0
+    assert out.index("fargate-chat-cluster: done") < out.index("fargate-chat-resources: done")
+    assert out.index("fargate-chat-resources: done") < out.index("fargate-chat-service: done")
+    assert "  ServiceName = chat" in out
+    assert f"  ClusterName = {cluster_name}" in out
+    assert set(statuses.values()) == {"CREATE_COMPLETE"}
+    assert (service["desiredCount"], service["launchType"], image) == (3, "FARGATE", "example.com/chat:v2")
+
+
+def test_a_second_deploy_updates_in_place(endpoint_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Re-running with a new parameter updates the existing stacks instead of failing."""
+    args = ("--endpoint-url", endpoint_url, "--region", "us-east-1", "--poll-seconds", "0.05")
+    assert _deploy(*args) == 0
+
+    code = _deploy(*args, "--param", "MaxCapacity=7")
+    aas = boto3.client("application-autoscaling", endpoint_url=endpoint_url, region_name="us-east-1")
+
+    assert code == 0
+    assert [
+        t["MaxCapacity"] for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    ] == [7]
+
+
+def test_failing_stack_exits_1_with_the_stacks_error(
+    endpoint_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An overlapping step adjustment: exit 1, the stack and the policy named on stderr."""
+    folder = tmp_path / "cloudformation"
+    shutil.copytree(default_templates_dir(), folder)
+    service = folder / "chat-service.yml"
+    service.write_text(
+        service.read_text().replace("- MetricIntervalLowerBound: 15\n", "- MetricIntervalLowerBound: 12\n", 1)
+    )
+
+    code = _deploy("--endpoint-url", endpoint_url, "--region", "us-east-1", "--templates-dir", str(folder))
+    err = capsys.readouterr().err
+
+    assert code == 1
+    assert "stack fargate-chat-service" in err
+    assert "fargate-chat-service-scale-up" in err
+
+
+def test_unknown_parameter_is_refused_before_anything_is_deployed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --param names the key and deploys nothing."""
+    code = _deploy(
+        "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "--param", "DesiredCont=3"
+    )
+
+    assert code == 1
+    assert "DesiredCont" in capsys.readouterr().err
