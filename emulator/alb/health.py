@@ -7,8 +7,9 @@ matcher with `Target.ResponseCodeMismatch`, a refused or broken connection with
 
 Our choice for a new target: it becomes `healthy` after HealthyThresholdCount consecutive successes,
 like a target coming back from `unhealthy` (the ELB API's rule), not after the single check the ALB
-guide mentions. With the template's 6 s interval and threshold 2 a new worker is healthy in one
-interval; until then the group fails open if nothing else is healthy (see `router`).
+guide mentions. Rounds run every interval from `run()`'s start, so with the template's 6 s interval
+and threshold 2 a new worker is healthy 6-12 s after registration; until then it takes requests only
+when no target is healthy (the group fails open, see `router`).
 """
 
 from __future__ import annotations

@@ -96,7 +96,9 @@ def response_headers(
 
 def error_response(status: int) -> tuple[h11.Response, h11.Data]:
     """The load balancer's own small error page (like the ALB's `awselb/2.0` pages)."""
-    reason = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}.get(status, "Error")
+    reason = {400: "Bad Request", 502: "Bad Gateway", 503: "Service Temporarily Unavailable"}.get(
+        status, "Error"
+    )
     body = f"{status} {reason}\n".encode()
     response = h11.Response(
         status_code=status,

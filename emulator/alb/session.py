@@ -59,7 +59,10 @@ class ClientSession:
         try:
             while await self._serve_one():
                 self.conn.start_next_cycle()
-        except (ConnectionError, h11.RemoteProtocolError) as exc:
+        except h11.RemoteProtocolError as exc:
+            log.debug("%s: malformed request: %r", self.name, exc)
+            await self._bad_request()
+        except ConnectionError as exc:
             log.debug("%s: client connection ended: %r", self.name, exc)
         finally:
             self.abort()
@@ -248,6 +251,12 @@ class ClientSession:
         await tunnel(
             (self.reader, self.writer), (upstream.reader, upstream.writer), f"{self.name}-ws", self.touch
         )
+
+    async def _bad_request(self) -> None:
+        """Answer a request h11 could not parse with the ALB's 400, when no response has begun."""
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
+                await self._error(400)
 
     async def _error(self, status: int) -> None:
         response, body = http.error_response(status)

@@ -280,3 +280,13 @@ async def test_idle_connections_close_after_the_idle_timeout(
         await clock.advance(45)  # 60 s without a byte either way
         assert await asyncio.wait_for(reader.read(), 5) == b"b0"  # the body, then EOF
         writer.close()
+
+
+async def test_a_malformed_request_gets_a_400(alb_settings: Any, backends: Any, balancer_for: Any) -> None:
+    async with backends(1) as bs, balancer_for(alb_settings(), bs) as (_, lb):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"NOT AN HTTP REQUEST\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert bs[0].requests == 0
