@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 COMMAND_MODULES: tuple[str, ...] = (
+    "deploy",
     "simulate",
 )
 
