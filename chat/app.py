@@ -1,4 +1,4 @@
-"""Builds one worker's ASGI application: Socket.IO + the chat protocol + presence + the HTTP routes."""
+"""Builds one worker's ASGI application: Socket.IO, the chat protocol, fan-out, presence, sessions, HTTP."""
 
 from __future__ import annotations
 
@@ -9,14 +9,18 @@ from typing import Any
 import socketio
 
 from chat.config import Settings
+from chat.engine import ChatServer
 from chat.events import ChatEvents
+from chat.fanout import Fanout
 from chat.http import HttpRoutes
 from chat.presence import Presence
-from chat.redis_backend import ChatRedisManager, RedisFactory
+from chat.redis_backend import RedisFactory
+from chat.sessions import Sessions
 
 log = logging.getLogger("chat.app")
 
 HEALTH_PING_TIMEOUT = 2.0
+SESSION_REFRESH_EVERY = 5  # heartbeats between session TTL refreshes
 
 
 class ChatApp:
@@ -24,39 +28,53 @@ class ChatApp:
 
     def __init__(self, settings: Settings, factory: RedisFactory) -> None:
         self.settings = settings
-        self.factory = factory
         self.redis = factory.client()
-        self.manager = ChatRedisManager(factory, channel=f"{settings.key_prefix}:socketio")
-        self.sio = socketio.AsyncServer(
-            async_mode="asgi",
-            client_manager=self.manager,
+        self.reader_redis = factory.client()  # XREAD BLOCK holds its connection: give it its own client
+        self.sio = ChatServer(
+            max_unsent_bytes=settings.max_unsent_bytes,
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
             cors_allowed_origins=[],  # same-origin only: the page is served by the worker itself
             max_http_buffer_size=64 * 1024,
         )
+        self.fanout = Fanout(
+            self.sio,
+            self.redis,
+            settings.key_prefix,
+            window_seconds=settings.recovery_window,
+            buffer_limit=settings.publish_buffer,
+        )
+        self.fanout.reader_client = self.reader_redis
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
-        self.events = ChatEvents(self.sio, self.presence, settings)
+        self.sessions = Sessions(self.redis, settings.key_prefix, settings.recovery_window)
+        self.events = ChatEvents(self.sio, self.fanout, self.presence, self.sessions, settings)
         self.routes = HttpRoutes(self.health)
         self.asgi: Any = socketio.ASGIApp(self.sio, other_asgi_app=self.routes, socketio_path="socket.io")
 
     async def health(self) -> str | None:
-        """None when this worker can serve: Redis answers and the pub/sub listener is subscribed."""
+        """None when this worker can serve: Redis answers and the broadcast reader is following the stream."""
         try:
             await asyncio.wait_for(self.redis.ping(), HEALTH_PING_TIMEOUT)
         except Exception as exc:
             return f"redis unreachable ({type(exc).__name__}: {exc})"
-        if not self.manager.listener_ready:
-            return "pub/sub listener not subscribed"
+        if not self.fanout.reader_ok:
+            return f"broadcast reader not following the stream ({self.fanout.stats.last_error or 'starting'})"
+        if self.events.draining:
+            return "draining"
         return None
 
-    async def heartbeat_presence(self) -> None:
-        """Refresh this worker's users in the presence set, every heartbeat interval, until cancelled."""
+    async def heartbeat(self) -> None:
+        """Every heartbeat interval: refresh this worker's users in presence; now and then, their sessions."""
+        beat = 0
         while True:
             await asyncio.sleep(self.settings.ping_interval)
+            beat += 1
+            connections = list(self.events.connections.values())
             try:
-                swept = await self.presence.heartbeat(list(self.events.usernames))
+                swept = await self.presence.heartbeat([c.pid for c in connections if c.username is not None])
                 if swept:
                     log.info("presence: swept %d stale users", swept)
+                if beat % SESSION_REFRESH_EVERY == 0:
+                    await self.sessions.refresh(c.pid for c in connections)
             except Exception as exc:
                 log.warning("presence heartbeat failed: %s", exc)

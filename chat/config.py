@@ -14,6 +14,16 @@
 | PING_TIMEOUT         | 8         | Engine.IO heartbeat timeout, seconds; also presence staleness        |
 | MAX_USERNAME_LENGTH  | 32        | longest accepted username, characters                                |
 | MAX_MESSAGE_LENGTH   | 2000      | longest accepted message, characters                                 |
+| RECOVERY_WINDOW      | 120       | seconds a disconnected client can come back and get what it missed   |
+| LEAVE_GRACE          | 5         | seconds before a dropped (not logged-out) user is announced as left  |
+| PUBLISH_BUFFER       | 10000     | messages kept in order while Redis is unreachable, then refused      |
+| MAX_CONNECTIONS      | 10000     | connections one worker accepts; more are refused ("server full")     |
+| MESSAGE_RATE         | 10        | messages per second per connection (token bucket)...                 |
+| MESSAGE_BURST        | 20        | ...and the burst it allows                                           |
+| TYPING_RATE          | 10        | typing / stop typing events per second per connection...             |
+| TYPING_BURST         | 20        | ...and the burst it allows                                           |
+| MAX_UNSENT_BYTES     | 1048576   | bytes waiting to be sent to one client before it is cut off as slow  |
+| WS_COMPRESSION       | false     | `true` accepts permessage-deflate (more CPU per message, less bandwidth)|
 | LOG_LEVEL            | INFO      | DEBUG, INFO, WARNING, ERROR                                          |
 
 With neither REDIS_URL nor REDIS_ENDPOINT the worker runs on an embedded, in-process fakeredis: one worker,
@@ -47,6 +57,16 @@ class Settings:
     ping_timeout: float = 8.0
     max_username_length: int = 32
     max_message_length: int = 2000
+    recovery_window: float = 120.0
+    leave_grace: float = 5.0
+    publish_buffer: int = 10000
+    max_connections: int = 10000
+    message_rate: float = 10.0
+    message_burst: int = 20
+    typing_rate: float = 10.0
+    typing_burst: int = 20
+    max_unsent_bytes: int = 1024 * 1024
+    ws_compression: bool = False
     log_level: str = "INFO"
 
     @property
@@ -80,6 +100,16 @@ class Settings:
             ping_timeout=_get(env, "PING_TIMEOUT", _positive_float, 8.0),
             max_username_length=_get(env, "MAX_USERNAME_LENGTH", _positive_int, 32),
             max_message_length=_get(env, "MAX_MESSAGE_LENGTH", _positive_int, 2000),
+            recovery_window=_get(env, "RECOVERY_WINDOW", _positive_float, 120.0),
+            leave_grace=_get(env, "LEAVE_GRACE", _non_negative_float, 5.0),
+            publish_buffer=_get(env, "PUBLISH_BUFFER", _positive_int, 10000),
+            max_connections=_get(env, "MAX_CONNECTIONS", _positive_int, 10000),
+            message_rate=_get(env, "MESSAGE_RATE", _positive_float, 10.0),
+            message_burst=_get(env, "MESSAGE_BURST", _positive_int, 20),
+            typing_rate=_get(env, "TYPING_RATE", _positive_float, 10.0),
+            typing_burst=_get(env, "TYPING_BURST", _positive_int, 20),
+            max_unsent_bytes=_get(env, "MAX_UNSENT_BYTES", _positive_int, 1024 * 1024),
+            ws_compression=_get(env, "WS_COMPRESSION", _bool, False),
             log_level=_get(env, "LOG_LEVEL", _log_level, "INFO"),
         )
 
@@ -112,6 +142,13 @@ def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
         raise ValueError("must be a number of seconds > 0")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("must be a number of seconds >= 0")
     return value
 
 

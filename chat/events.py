@@ -1,37 +1,74 @@
-"""The seed's chat protocol on a python-socketio AsyncServer, with input checks.
+"""The seed's chat protocol, with input checks, limits, connection-state recovery and exactly-once sends.
 
 Client -> server: `add user` (username), `new message` (text), `typing`, `stop typing`.
 Server -> client: `login` {numUsers} to the joiner; `user joined` / `user left` {username, numUsers} and
-`new message` {username, message} / `typing` / `stop typing` {username} to everyone but the sender.
+`new message` {username, message} / `typing` / `stop typing` {username} to everyone but the sender. Every
+broadcast event carries its stream offset as a last, extra string argument (Socket.IO v5 recovery).
 
 Bad input never breaks the connection: the offending event's ack gets {"ok": false, "error": ...} and the
 client also receives an `error` event {event, message}. Accepted `add user` / `new message` ack {"ok": true}.
+
+A connection is identified across reconnects by its private session id (pid). A client that reconnects with
+{pid, offset} within the recovery window, to any worker, gets its name back and what it missed, and nobody is
+told it left. A `new message` identical to the one the same session just had accepted on another connection
+(an at-least-once client retrying after a lost ack) is acknowledged again but not sent twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
-import socketio
+from socketio import exceptions
 
 from chat.config import Settings
+from chat.engine import Admission, ChatServer, frame_payload
+from chat.fanout import Fanout, PublishRefused, Recipient
+from chat.limits import TokenBucket
 from chat.presence import Presence
+from chat.sessions import Sessions, fingerprint
 
 log = logging.getLogger("chat.events")
 
 Ack = dict[str, Any]
+CLIENT_LEFT = ("client disconnect", "server disconnect")
+
+
+@dataclass
+class Connection:
+    """One client connection on this worker."""
+
+    sid: str
+    pid: str
+    messages: TokenBucket
+    typing: TokenBucket
+    username: str | None = None
+    last_fingerprint: str = ""
+    recovered_from: str = ""  # the sid this session had before a recovery (to drop a retried duplicate)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
 class ChatEvents:
-    """Registers the chat's handlers on `sio` and keeps this worker's logged-in users."""
+    """Registers the chat's handlers on `sio`; owns this worker's connections."""
 
-    def __init__(self, sio: socketio.AsyncServer, presence: Presence, settings: Settings) -> None:
+    def __init__(
+        self, sio: ChatServer, fanout: Fanout, presence: Presence, sessions: Sessions, settings: Settings
+    ) -> None:
         self.sio = sio
+        self.fanout = fanout
         self.presence = presence
+        self.sessions = sessions
         self.settings = settings
-        self.usernames: dict[str, str] = {}  # sid -> username, this worker's logged-in users
-        sio.on("connect", self.on_connect)
+        self.connections: dict[str, Connection] = {}
+        self.draining = False
+        self.refused_full = 0
+        self.rate_limited = 0
+        self.duplicates_dropped = 0
+        sio.connect_hook = self.admit
         sio.on("disconnect", self.on_disconnect)
         sio.on("add user", self.on_add_user)
         sio.on("new message", self.on_new_message)
@@ -39,12 +76,138 @@ class ChatEvents:
         sio.on("stop typing", self.on_stop_typing)
         sio.on("*", self.on_unknown)
 
+    @property
+    def usernames(self) -> dict[str, str]:
+        """sid -> username of this worker's logged-in users."""
+        return {sid: c.username for sid, c in self.connections.items() if c.username is not None}
+
+    # ---- connect, recovery, disconnect --------------------------------------------------------------
+
+    def _connection(self, sid: str, pid: str) -> Connection:
+        s = self.settings
+        return Connection(
+            sid=sid,
+            pid=pid,
+            messages=TokenBucket(s.message_rate, s.message_burst),
+            typing=TokenBucket(s.typing_rate, s.typing_burst),
+        )
+
+    async def admit(self, sid: str, environ: dict[str, Any], auth: Any) -> Admission:
+        if self.draining:
+            raise exceptions.ConnectionRefusedError("server is shutting down: reconnect")
+        if len(self.connections) >= self.settings.max_connections:
+            self.refused_full += 1
+            raise exceptions.ConnectionRefusedError(
+                f"server full: {self.settings.max_connections} connections on this worker"
+            )
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        if (
+            isinstance(auth, dict)
+            and isinstance(auth.get("pid"), str)
+            and isinstance(auth.get("offset"), str)
+        ):
+            admission = await self._recover(sid, eio_sid, auth["pid"], auth["offset"])
+            if admission is not None:
+                return admission
+        pid = secrets.token_urlsafe(16)
+        connection = self._connection(sid, pid)
+        self.connections[sid] = connection
+        self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
+        self._background(connection, self._save_session(pid, sid), "session")
+        return Admission(pid=pid)
+
+    async def _save_session(self, pid: str, sid: str) -> None:
+        try:
+            await self.sessions.save(pid, sid=sid)
+        except Exception as exc:
+            log.debug("could not store session %s: %s", pid[:6], exc)
+
+    def _background(self, connection: Connection, coro: Any, what: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"{what}:{connection.pid[:6]}")
+        connection.tasks.add(task)
+        task.add_done_callback(connection.tasks.discard)
+
+    async def _recover(self, sid: str, eio_sid: str, pid: str, offset: str) -> Admission | None:
+        try:
+            session = await self.sessions.load(pid)
+        except Exception as exc:
+            log.warning("recovery of %s impossible now: %s", pid, exc)
+            return None
+        if session is None:
+            return None
+        connection = self._connection(sid, pid)
+        connection.username = session.get("username") or None
+        connection.last_fingerprint = session.get("last", "")
+        connection.recovered_from = session.get("sid", "")
+        self.connections[sid] = connection
+        self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
+        self.fanout.hold(sid)  # live entries wait until the replay is written
+        try:
+            missed = await self.fanout.missed_since(offset, pid)
+        except Exception as exc:
+            log.warning("recovery of %s failed reading the stream: %s", pid, exc)
+            missed = None
+        if missed is None:
+            self.fanout.release(sid, offset)
+            del self.connections[sid]
+            del self.fanout.local[sid]
+            return None
+        replay, up_to = missed
+        await self.sessions.save(pid, sid=sid)
+        if connection.username is not None:
+            await self.presence.join(pid)
+
+        async def flush_held() -> None:
+            for frame in self.fanout.release(sid, up_to):
+                if not self.sio.write_frame(eio_sid, frame):
+                    await self.sio.eio.send(eio_sid, frame_payload(frame))
+
+        log.info("recovered session %s (%d missed events)", pid[:6], len(replay))
+        return Admission(pid=pid, recovered=True, replay=replay, after=flush_held)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        connection = self.connections.pop(sid, None)
+        self.fanout.local.pop(sid, None)
+        self.fanout.catching_up.pop(sid, None)
+        if connection is None or connection.username is None:
+            return
+        if self.draining:
+            return  # the client reconnects to another worker and recovers there; nobody left
+        if reason in CLIENT_LEFT or self.settings.leave_grace == 0:
+            await self._announce_left(connection)
+            return
+        self._background(connection, self._leave_after_grace(connection), "leave")
+
+    async def _leave_after_grace(self, connection: Connection) -> None:
+        """A dropped connection (not a logout): announce the leave unless the session came back meanwhile."""
+        await asyncio.sleep(self.settings.leave_grace)
+        try:
+            session = await self.sessions.load(connection.pid)
+        except Exception as exc:
+            log.warning("could not check session %s: %s", connection.pid[:6], exc)
+            return
+        if session is not None and session.get("sid") not in ("", connection.sid):
+            return  # recovered on another connection
+        await self._announce_left(connection)
+
+    async def _announce_left(self, connection: Connection) -> None:
+        try:
+            num_users = await self.presence.leave(connection.pid)
+            await self.sessions.drop(connection.pid)
+            await self.fanout.publish(
+                "user left", {"username": connection.username, "numUsers": num_users}, connection.pid
+            )
+        except Exception as exc:
+            log.warning("could not announce that %s left: %s", connection.username, exc)
+
+    # ---- events -------------------------------------------------------------------------------------
+
     async def refuse(self, sid: str, event: str, message: str) -> Ack:
         await self.sio.emit("error", {"event": event, "message": message}, to=sid)
         return {"ok": False, "error": message}
 
     def check_text(self, value: Any, what: str, limit: int) -> str | None:
-        """Return why `value` is not acceptable, or None when it is."""
+        """Why `value` is not acceptable, or None when it is."""
         if not isinstance(value, str):
             return f"{what} must be a string"
         if not value.strip():
@@ -53,31 +216,63 @@ class ChatEvents:
             return f"{what} is longer than {limit} characters"
         return None
 
-    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        log.debug("connect %s", sid)
-
     async def on_add_user(self, sid: str, username: Any = None, *extra: Any) -> Ack:
-        if sid in self.usernames:
-            return await self.refuse(sid, "add user", f"already joined as {self.usernames[sid]!r}")
+        connection = self.connections.get(sid)
+        if connection is None:
+            return {"ok": False, "error": "not connected"}
+        if connection.username is not None:
+            return await self.refuse(sid, "add user", f"already joined as {connection.username!r}")
         problem = self.check_text(username, "username", self.settings.max_username_length)
         if problem:
             return await self.refuse(sid, "add user", problem)
         name = username.strip()
-        self.usernames[sid] = name
-        num_users = await self.presence.join(sid)
-        await self.sio.emit("login", {"numUsers": num_users}, to=sid)
-        await self.sio.emit("user joined", {"username": name, "numUsers": num_users}, skip_sid=sid)
+        connection.username = name
+        try:
+            await self.sessions.save(connection.pid, username=name, sid=sid)
+            num_users = await self.presence.join(connection.pid)
+            await self.sio.emit("login", {"numUsers": num_users}, to=sid)
+            await self.fanout.publish(
+                "user joined", {"username": name, "numUsers": num_users}, connection.pid
+            )
+        except PublishRefused as exc:
+            return await self.refuse(sid, "add user", f"{exc}; retry")
+        except Exception as exc:
+            connection.username = None
+            return await self.refuse(sid, "add user", f"storage unavailable ({type(exc).__name__}); retry")
         return {"ok": True, "numUsers": num_users}
 
     async def on_new_message(self, sid: str, message: Any = None, *extra: Any) -> Ack:
-        name = self.usernames.get(sid)
-        if name is None:
+        connection = self.connections.get(sid)
+        if connection is None or connection.username is None:
             return await self.refuse(sid, "new message", "send `add user` before `new message`")
         problem = self.check_text(message, "message", self.settings.max_message_length)
         if problem:
             return await self.refuse(sid, "new message", problem)
-        await self.sio.emit("new message", {"username": name, "message": message}, skip_sid=sid)
+        wait = connection.messages.take()
+        if wait:
+            self.rate_limited += 1
+            return await self.refuse(sid, "new message", f"rate limited: retry in {wait:.1f} s")
+        mark = fingerprint(message)
+        if connection.recovered_from and mark == connection.last_fingerprint:
+            self.duplicates_dropped += 1  # a retry of what the session's previous connection had accepted
+            connection.recovered_from = ""
+            return {"ok": True, "duplicate": True}
+        connection.recovered_from = ""
+        try:
+            await self.fanout.publish(
+                "new message", {"username": connection.username, "message": message}, connection.pid
+            )
+        except PublishRefused as exc:
+            return await self.refuse(sid, "new message", f"{exc}; retry")
+        connection.last_fingerprint = mark
+        self._background(connection, self._remember(connection.pid, mark), "remember")
         return {"ok": True}
+
+    async def _remember(self, pid: str, mark: str) -> None:
+        try:
+            await self.sessions.save(pid, last=mark, at=str(time.time()))
+        except Exception as exc:
+            log.debug("could not store the last message of %s: %s", pid[:6], exc)
 
     async def on_typing(self, sid: str, *args: Any) -> Ack | None:
         return await self._typing(sid, "typing")
@@ -86,18 +281,18 @@ class ChatEvents:
         return await self._typing(sid, "stop typing")
 
     async def _typing(self, sid: str, event: str) -> Ack | None:
-        name = self.usernames.get(sid)
-        if name is None:
+        connection = self.connections.get(sid)
+        if connection is None or connection.username is None:
             return await self.refuse(sid, event, f"send `add user` before `{event}`")
-        await self.sio.emit(event, {"username": name}, skip_sid=sid)
+        wait = connection.typing.take()
+        if wait:
+            self.rate_limited += 1
+            return await self.refuse(sid, event, f"rate limited: retry in {wait:.1f} s")
+        try:
+            await self.fanout.publish(event, {"username": connection.username}, connection.pid)
+        except PublishRefused as exc:
+            return await self.refuse(sid, event, str(exc))
         return None
 
     async def on_unknown(self, event: str, sid: str, *args: Any) -> Ack:
         return await self.refuse(sid, event, f"unknown event {event!r}")
-
-    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        name = self.usernames.pop(sid, None)
-        if name is None:
-            return
-        num_users = await self.presence.leave(sid)
-        await self.sio.emit("user left", {"username": name, "numUsers": num_users}, skip_sid=sid)

@@ -51,7 +51,7 @@ class ChatWorker:
         return len(self.app.sio.eio.sockets)
 
     async def start(self) -> None:
-        """Connect to Redis, subscribe, and listen; returns once the worker accepts connections."""
+        """Connect to Redis and listen; returns once the worker accepts connections."""
         self.app = app = ChatApp(self.settings, self.factory)
         config = uvicorn.Config(
             app.asgi,
@@ -60,15 +60,20 @@ class ChatWorker:
             lifespan="off",
             log_level=self.settings.log_level.lower(),
             access_log=False,
+            ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport
             ws_ping_interval=None,  # Engine.IO has its own heartbeat; no second one
-            ws_per_message_deflate=False,  # compressing every small frame costs more CPU than it saves
+            ws_per_message_deflate=self.settings.ws_compression,
             timeout_graceful_shutdown=5,
         )
         self._server = server = _EmbeddableServer(config)
-        app.sio.manager_initialized = True
-        app.manager.initialize()  # start the pub/sub listener now, not on the first client
+        try:
+            app.fanout.last_id = await app.fanout.start_position()
+        except Exception as exc:  # Redis down at start: the reader starts from the stream's head when it can
+            log.warning("redis unreachable at start-up (%s); /healthz reports it until it answers", exc)
         serve = self._spawn(server.serve(), "serve")
-        self._spawn(app.heartbeat_presence(), "presence-heartbeat")
+        self._spawn(app.fanout.run_reader(), "fanout-reader")
+        self._spawn(app.fanout.run_flusher(), "fanout-flusher")
+        self._spawn(app.heartbeat(), "heartbeat")
         while not server.started:
             if serve.done():
                 await serve  # re-raise why it could not start (e.g. port in use)
@@ -84,27 +89,28 @@ class ChatWorker:
         return task
 
     async def stop(self, timeout: float = 30.0) -> None:
-        """Graceful stop (SIGTERM): stop accepting, log every user out, close connections, then Redis."""
+        """Graceful stop (SIGTERM, ECS scale-in): stop taking connections, send every client to reconnect
+        elsewhere (they recover there, nothing lost, nobody "left"), publish what is still buffered, exit."""
         app, server = self.app, self._server
         if app is None or server is None:
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        app.events.draining = True
         for listener in server.servers:
             listener.close()
-        sids = list(app.events.usernames)
-        for sid in list(app.sio.manager.get_participants("/", None)):
-            with contextlib.suppress(Exception):
-                await app.sio.disconnect(sid[0] if isinstance(sid, tuple) else sid)
-        with contextlib.suppress(Exception):
-            await app.presence.forget(sids)
+        await app.sio.send_everyone_elsewhere()
+        if not await app.fanout.drain(deadline - loop.time() - 1):  # what users sent is published first
+            log.error("stopping with %d messages not yet published", app.fanout.stats.buffered_now)
         server.should_exit = True
         try:
-            await asyncio.wait_for(asyncio.shield(self._tasks[0]), timeout)
+            await asyncio.wait_for(asyncio.shield(self._tasks[0]), max(0.1, deadline - loop.time()))
         except (TimeoutError, asyncio.CancelledError):
             server.force_exit = True
         await self._cancel_tasks()
-        await app.manager.close()
-        with contextlib.suppress(Exception):
-            await app.redis.aclose()
+        for client in (app.redis, app.reader_redis):
+            with contextlib.suppress(Exception):
+                await client.aclose()
         self.app = None
         log.info("chat worker on port %d stopped", self.port)
 
@@ -119,7 +125,6 @@ class ChatWorker:
             transport = getattr(connection, "transport", None)
             if transport is not None:
                 transport.abort()
-        app.manager.abandon()
         server.force_exit = True
         server.should_exit = True
         await self._cancel_tasks()

@@ -78,22 +78,34 @@ async def test_clients_on_two_workers_see_each_other(
         await bob.close()
 
 
-async def test_in_process_worker_stops_gracefully_and_users_leave(key_prefix: str) -> None:
+async def test_graceful_stop_sends_clients_elsewhere_and_they_recover(key_prefix: str) -> None:
+    """SIGTERM (scale-in): clients are told to reconnect, recover on another worker with what they missed,
+    and nobody sees them leave."""
     server = fakeredis.FakeServer()
     settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix)
     stays, goes = ChatWorker(settings, server), ChatWorker(settings, server)
     await stays.start()
     await goes.start()
-    alice, bob = ChatClient("alice"), ChatClient("bob")
+    alice, bob = ChatClient("alice"), ChatClient("bob", reconnection=True)
     try:
         await alice.connect(stays.url, ["websocket"])
         await bob.connect(goes.url, ["websocket"])
         await alice.login()
         await bob.login()
         await alice.wait_for("user joined")
-        assert goes.connection_count == 1
+        await alice.say("before the stop")
+        await bob.wait_for("new message")
+        bob.sio.connection_url = stays.url  # what the load balancer does: the next connection lands elsewhere
         await goes.stop(timeout=5)
-        assert (await alice.wait_for("user left")) == {"username": "bob", "numUsers": 1}
+        await alice.say("while bob moves")
+        await bob.wait_for("new message", lambda d: d["message"] == "while bob moves", timeout=15)
+        assert bob.sio.recovered, "bob's session should be recovered on the other worker"
+        assert [m["message"] for m in bob.received("new message")] == ["before the stop", "while bob moves"]
+        assert alice.received("user left") == []
+        assert (await bob.say("bob is back"))["ok"] is True
+        assert (await alice.wait_for("new message", lambda d: d["username"] == "bob"))[
+            "message"
+        ] == "bob is back"
     finally:
         await alice.close()
         await bob.close()

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import socketio
+
+from chat.client import RecoveringClient
 
 CHAT_EVENTS = ("login", "user joined", "user left", "new message", "typing", "stop typing", "error")
 
@@ -18,7 +19,7 @@ class ChatClient:
     def __init__(self, name: str = "", *, reconnection: bool = False) -> None:
         self.name = name
         self.http = aiohttp.ClientSession()  # own session = own cookies (AWSALB), like a separate browser
-        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http)
+        self.sio = RecoveringClient(reconnection=reconnection, http_session=self.http)
         self.events: list[tuple[str, Any]] = []
         self._changed = asyncio.Event()
         for event in CHAT_EVENTS:

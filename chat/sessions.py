@@ -1,0 +1,57 @@
+"""Sessions that outlive a connection, for connection-state recovery on any worker.
+
+One Redis hash per private session id (`pid`, never shown to other users): `<prefix>:session:<pid>` holding
+the username, the Socket.IO sid that owns the session now, and the last accepted message's fingerprint (to drop
+a retried duplicate). It expires `window` seconds after its worker last refreshed it: a client that comes back
+within the window, to any worker, is recovered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+
+def fingerprint(message: str) -> str:
+    return hashlib.blake2b(message.encode(), digest_size=12).hexdigest()
+
+
+class Sessions:
+    def __init__(self, client: aioredis.Redis, key_prefix: str, window_seconds: float) -> None:
+        self.client = client
+        self.prefix = f"{key_prefix}:session:"
+        self.ttl = max(1, int(window_seconds))
+
+    def key(self, pid: str) -> str:
+        return self.prefix + pid
+
+    async def load(self, pid: str) -> dict[str, str] | None:
+        raw: dict[Any, Any] = await self.client.hgetall(self.key(pid))
+        if not raw:
+            return None
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    async def save(self, pid: str, **fields: str) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(self.key(pid), mapping=dict[Any, Any](fields))
+            pipe.expire(self.key(pid), self.ttl)
+            await pipe.execute()
+
+    async def refresh(self, pids: Iterable[str]) -> None:
+        keys = [self.key(pid) for pid in pids]
+        if not keys:
+            return
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.expire(key, self.ttl)
+            await pipe.execute()
+
+    async def drop(self, pid: str) -> None:
+        await self.client.delete(self.key(pid))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
