@@ -3,7 +3,10 @@
  *
  * Login ("What's your nickname?") -> `add user`; the chat page logs messages, joins/leaves, the
  * participant count and "<name> is typing". User text is only ever written with textContent.
- * After a reconnect the page sends `add user` again, then the messages typed while offline.
+ * After a reconnect the page sends `add user` again (unless the server recovered the session: it then
+ * kept the name and replays what was missed), then the messages typed while offline and those whose
+ * ack never came (at least once; the server drops a repeat of the message it accepted last).
+ * Closing the page says goodbye (Socket.IO disconnect), so the others see "left" at once.
  */
 (function () {
   "use strict";
@@ -30,6 +33,7 @@
   let typing = false;
   let lastTypingTime = 0;
   let outbox = []; // messages typed while disconnected, sent after the next accepted `add user`
+  let inFlight = []; // messages sent whose ack has not come yet
 
   /** The classic demo's colour: a string hash of the name into a fixed palette. */
   function usernameColor(name) {
@@ -117,10 +121,16 @@
     onOpen(info) {
       connection.textContent = "";
       if (info.reconnected && username !== null) log("reconnected");
+      if (info.recovered && username !== null) {
+        flushOutbox(); // the server kept our name
+        return;
+      }
       const name = username !== null ? username : pendingName;
       if (name !== null) join(name);
     },
     onClose() {
+      outbox = inFlight.concat(outbox);
+      inFlight = [];
       typing = false;
       removeAllTyping();
       if (username !== null) log("you have been disconnected");
@@ -144,10 +154,14 @@
       username = name;
       pendingName = null;
       if (first) showChat();
-      const queued = outbox;
-      outbox = [];
-      queued.forEach(sendMessage);
+      flushOutbox();
     });
+  }
+
+  function flushOutbox() {
+    const queued = outbox;
+    outbox = [];
+    queued.forEach(sendMessage);
   }
 
   function showChat() {
@@ -162,7 +176,12 @@
       outbox.push(text);
       return;
     }
-    socket.emit("new message", text, ackError);
+    inFlight.push(text);
+    socket.emit("new message", text, (ack) => {
+      const i = inFlight.indexOf(text);
+      if (i !== -1) inFlight.splice(i, 1);
+      ackError(ack);
+    });
   }
 
   /* ---- server events ---- */
@@ -223,6 +242,12 @@
         typing = false;
       }
     }, TYPING_TIMER_LENGTH);
+  });
+
+  // Leaving the page is a logout: say goodbye so the others see "left" now, not after a grace period.
+  window.addEventListener("pagehide", () => socket.close());
+  window.addEventListener("pageshow", (ev) => {
+    if (ev.persisted) location.reload(); // back from the back/forward cache: start a fresh connection
   });
 
   // Exposed for the browser test and for debugging from the console.

@@ -11,6 +11,11 @@
  * requests that must all reach the task holding the Engine.IO session, or the server answers 400
  * "Session ID unknown"). The cost: no fallback on networks that block WebSocket.
  *
+ * Connection-state recovery (Socket.IO v5): the CONNECT answer carries a private session id `pid`, and
+ * broadcast events carry their stream offset as a last, extra string argument. On reconnect we send
+ * 40{"pid","offset"}; if the answer holds the same pid, the session was recovered (the server replays what
+ * we missed and kept our name) and onOpen reports {recovered: true}.
+ *
  * Wire format (one packet per WebSocket text frame):
  *   Engine.IO:  0{json} open (sid, pingInterval, pingTimeout) | 1 close | 2 ping -> we answer 3 pong |
  *               4<Socket.IO packet> message | 6 noop
@@ -87,6 +92,8 @@
     let deadTimer = null;
     let retryTimer = null;
     let heartbeatMs = 0;
+    let pid = null; // private session id, for connection-state recovery
+    let lastOffset = null; // offset of the last broadcast event received
 
     const socket = {
       id: null,
@@ -160,7 +167,8 @@
         const handshake = JSON.parse(text.slice(1));
         heartbeatMs = handshake.pingInterval + handshake.pingTimeout;
         armDeadTimer(heartbeatMs);
-        sendRaw(EIO.MESSAGE + SIO.CONNECT);
+        const auth = pid !== null && lastOffset !== null ? JSON.stringify({ pid, offset: lastOffset }) : "";
+        sendRaw(EIO.MESSAGE + SIO.CONNECT + auth);
       } else if (kind === EIO.PING) {
         armDeadTimer(heartbeatMs); // the next ping is due within pingInterval, plus pingTimeout of grace
         sendRaw(EIO.PONG);
@@ -180,13 +188,21 @@
 
     function onSocketIoPacket(packet) {
       if (packet.type === SIO.CONNECT) {
+        const data = packet.data || {};
         const reconnected = everConnected;
+        const recovered = pid !== null && data.pid === pid;
         connected = true;
         everConnected = true;
         attempt = 0;
-        socket.id = packet.data && packet.data.sid ? packet.data.sid : null;
-        if (opts.onOpen) opts.onOpen({ sid: socket.id, reconnected });
+        socket.id = data.sid || null;
+        pid = typeof data.pid === "string" ? data.pid : null;
+        if (!recovered) lastOffset = null;
+        if (opts.onOpen) opts.onOpen({ sid: socket.id, reconnected, recovered });
       } else if (packet.type === SIO.EVENT && Array.isArray(packet.data)) {
+        const last = packet.data[packet.data.length - 1];
+        if (pid !== null && packet.id === null && packet.data.length > 1 && typeof last === "string") {
+          lastOffset = last;
+        }
         dispatch(packet.data[0], packet.data.slice(1), packet.id);
       } else if (packet.type === SIO.ACK && packet.id !== null) {
         const ack = acks.get(packet.id);

@@ -170,6 +170,7 @@ class Person:
     def __init__(self, browser: Browser, url: str) -> None:
         self.context: BrowserContext = browser.new_context()
         self.page: Page = self.context.new_page()
+        self.name = ""
         self.dialogs: list[str] = []
         self.errors: list[str] = []
         self.page.on("dialog", self._on_dialog)
@@ -181,6 +182,7 @@ class Person:
         dialog.dismiss()
 
     def log_in(self, name: str) -> None:
+        self.name = name
         expect(self.page.get_by_label("What's your nickname?")).to_be_visible()
         self.page.get_by_label("What's your nickname?").fill(name)
         self.page.get_by_label("What's your nickname?").press("Enter")
@@ -295,21 +297,43 @@ def test_pages_reconnect_and_rejoin_after_the_worker_dies(browser: Browser, chat
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_silent_worker_is_noticed_by_its_missing_pings(browser: Browser) -> None:
+def test_a_silent_worker_is_noticed_and_the_sessions_recovered(browser: Browser) -> None:
     server = ChatProcess(env={"PING_INTERVAL": "1", "PING_TIMEOUT": "1"})
     server.start()
-    dave = Person(browser, server.url)
+    alice = Person(browser, server.url)
+    bob = Person(browser, server.url)
     try:
-        dave.log_in("dave")
-        dave.page.wait_for_timeout(3000)  # several heartbeats: the page answers every ping
-        expect(dave.line("you have been disconnected")).to_have_count(0)
+        alice.log_in("alice")
+        bob.log_in("bob")
+        for person, other, text in ((alice, bob, "hi bob"), (bob, alice, "hi alice")):
+            person.type(text)
+            person.send()
+            expect(other.page.locator("#messages li.message").last).to_have_text(person.name + text)
+        alice.page.wait_for_timeout(3000)  # several heartbeats: the page answers every ping
+        expect(alice.line("you have been disconnected")).to_have_count(0)
+        joins = {
+            person.name: person.page.locator("#messages li").filter(has_text=" joined").count()
+            for person in (alice, bob)
+        }
 
         server.pause()  # TCP stays up, but no ping arrives within pingInterval + pingTimeout
-        expect(dave.line("you have been disconnected")).to_have_count(1, timeout=15_000)
+        for person in (alice, bob):
+            expect(person.line("you have been disconnected")).to_have_count(1, timeout=15_000)
         server.resume()
-        expect(dave.line("reconnected")).to_have_count(1, timeout=15_000)
-        expect(dave.page.locator("#participants")).to_have_text("there's 1 participant")
+        for person in (alice, bob):
+            expect(person.line("reconnected")).to_have_count(1, timeout=15_000)
+        # Recovered, not re-joined: the worker kept both names, and nobody was told anyone left or joined.
+        bob.type("back again")
+        bob.send()
+        expect(alice.page.locator("#messages li.message").last).to_have_text("bob" + "back again")
+        for person in (alice, bob):
+            expect(person.page.locator("#messages li").filter(has_text=" joined")).to_have_count(
+                joins[person.name]
+            )
+            expect(person.page.locator("#messages li").filter(has_text=re.compile(" left$"))).to_have_count(0)
+        expect(alice.page.locator("#participants")).to_have_text("there are 2 participants")
     finally:
-        dave.context.close()
+        alice.context.close()
+        bob.context.close()
         server.resume()
         server.close()
