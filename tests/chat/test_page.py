@@ -199,7 +199,6 @@ class Person:
 
 
 @pytest.mark.browser
-@pytest.mark.slow
 def test_two_people_chat_see_each_other_typing_and_leaving(
     browser: Browser, chat_server: ChatProcess
 ) -> None:
@@ -268,7 +267,6 @@ def test_server_refusals_are_shown_as_notices(browser: Browser, chat_server: Cha
 
 
 @pytest.mark.browser
-@pytest.mark.slow
 def test_pages_reconnect_and_rejoin_after_the_worker_dies(browser: Browser, chat_server: ChatProcess) -> None:
     alice = Person(browser, chat_server.url)
     bob = Person(browser, chat_server.url)
