@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,7 +229,8 @@ class ChatEvents:
         try:
             await self.sessions.save(connection.pid, username=name, sid=sid)
             num_users = await self.presence.join(connection.pid)
-            await self.sio.emit("login", {"numUsers": num_users}, to=sid)
+            # the stream position rides along, so the client can recover even before any broadcast reached it
+            await self.sio.emit("login", ({"numUsers": num_users}, self.fanout.last_id or "0-0"), to=sid)
             await self.fanout.publish(
                 "user joined", {"username": name, "numUsers": num_users}, connection.pid
             )
@@ -260,19 +260,15 @@ class ChatEvents:
         connection.recovered_from = ""
         try:
             await self.fanout.publish(
-                "new message", {"username": connection.username, "message": message}, connection.pid
+                "new message",
+                {"username": connection.username, "message": message},
+                connection.pid,
+                also=lambda pipe: self.sessions.save_in(pipe, connection.pid, last=mark),
             )
         except PublishRefused as exc:
             return await self.refuse(sid, "new message", f"{exc}; retry")
         connection.last_fingerprint = mark
-        self._background(connection, self._remember(connection.pid, mark), "remember")
         return {"ok": True}
-
-    async def _remember(self, pid: str, mark: str) -> None:
-        try:
-            await self.sessions.save(pid, last=mark, at=str(time.time()))
-        except Exception as exc:
-            log.debug("could not store the last message of %s: %s", pid[:6], exc)
 
     async def on_typing(self, sid: str, *args: Any) -> Ack | None:
         return await self._typing(sid, "typing")

@@ -26,13 +26,16 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from chat.engine import ChatServer, frame_payload
-from chat.wire import SlowConsumer, text_frame
+from chat.wire import RawSocket, text_frame
 
 log = logging.getLogger("chat.fanout")
 
 READ_BLOCK_MS = 5000
 READ_COUNT = 500
 RETRY_SECONDS = 0.5
+
+
+PipelineHook = Callable[[Any], None]
 
 
 class PublishRefused(Exception):
@@ -44,6 +47,7 @@ class Recipient:
     sid: str
     eio_sid: str
     pid: str
+    raw: RawSocket | None = None  # set once the client is on WebSocket with nothing older queued
 
 
 @dataclass
@@ -93,14 +97,18 @@ class Fanout:
     def encode(self, event: str, data: Any) -> str:
         return json.dumps([event, data], separators=(",", ":"), ensure_ascii=False)
 
-    async def publish(self, event: str, data: Any, skip_pid: str = "") -> None:
-        """Send `[event, data]` to every client of every worker but `skip_pid`'s."""
+    async def publish(
+        self, event: str, data: Any, skip_pid: str = "", also: PipelineHook | None = None
+    ) -> None:
+        """Send `[event, data]` to every client of every worker but `skip_pid`'s.
+
+        `also` may add commands to the same round trip (e.g. remember the sender's last message)."""
         payload = self.encode(event, data)
         if self._buffer:  # keep the order: behind what is already waiting
             self._enqueue(payload, skip_pid)
             return
         try:
-            await self._xadd(payload, skip_pid)
+            await self._xadd(payload, skip_pid, also)
         except Exception as exc:
             self._note_error(exc)
             self._enqueue(payload, skip_pid)
@@ -114,9 +122,16 @@ class Fanout:
         self._buffer_empty.clear()
         self._buffer_wakeup.set()
 
-    async def _xadd(self, payload: str, skip_pid: str) -> None:
+    async def _xadd(self, payload: str, skip_pid: str, also: PipelineHook | None = None) -> None:
         minid = int(self._now() * 1000) - self.window_ms
-        await self.client.xadd(self.stream, {"p": payload, "s": skip_pid}, minid=minid, approximate=True)
+        fields: dict[Any, Any] = {"p": payload, "s": skip_pid}
+        if also is None:
+            await self.client.xadd(self.stream, fields, minid=minid, approximate=True)
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.stream, fields, minid=minid, approximate=True)
+                also(pipe)
+                await pipe.execute()
         self.stats.published += 1
 
     async def run_flusher(self) -> None:
@@ -173,8 +188,12 @@ class Fanout:
                 await self._check_gap()
                 continue
             for _stream, entries in found or ():
-                for entry_id, fields in entries:
-                    self.deliver(_text(entry_id), _text(fields[b"p"]), _text(fields.get(b"s", b"")))
+                self.deliver(
+                    [
+                        (_text(entry_id), _text(fields[b"p"]), _text(fields.get(b"s", b"")))
+                        for entry_id, fields in entries
+                    ]
+                )
 
     async def _check_gap(self) -> None:
         """After an outage: entries older than the window may have been trimmed past our position."""
@@ -191,40 +210,66 @@ class Fanout:
     def frame(self, entry_id: str, payload: str) -> bytes:
         return text_frame(f'42{payload[:-1]},"{entry_id}"]')
 
-    def deliver(self, entry_id: str, payload: str, skip_pid: str) -> None:
-        self.last_id = entry_id
-        self.stats.entries_read += 1
-        frame = self.frame(entry_id, payload)
-        write_frame = self.sio.write_frame
-        queued: list[str] = []
-        delivered = 0
+    def deliver(self, entries: list[tuple[str, str, str]]) -> None:
+        """Deliver a batch of stream entries (id, payload, sender pid) to every local client, in order.
+
+        The batch's frames are joined once and each recipient gets them in ONE write: under load an XREAD
+        returns many entries, and the cost per delivered message falls with the batch size."""
+        if not entries:
+            return
+        self.last_id = entries[-1][0]
+        self.stats.entries_read += len(entries)
+        frames = [(self.frame(entry_id, payload), skip) for entry_id, payload, skip in entries]
+        everything = b"".join(frame for frame, _ in frames) if len(frames) > 1 else frames[0][0]
+        senders = {skip for _, skip in frames}
+        limit = self.sio.max_unsent_bytes
         holding = self.catching_up
+        queued: list[Recipient] = []
+        slow: list[RawSocket] = []
+        delivered = 0
         for recipient in self.local.values():
-            if recipient.pid == skip_pid:
-                continue
             if holding and recipient.sid in holding:
-                holding[recipient.sid].append((entry_id, frame, skip_pid))
+                held = holding[recipient.sid]
+                held.extend((e[0], frame, skip) for e, (frame, skip) in zip(entries, frames, strict=True))
                 continue
-            try:
-                if not write_frame(recipient.eio_sid, frame):
-                    queued.append(recipient.eio_sid)
-            except SlowConsumer:  # pragma: no cover - write_frame cuts off and swallows it
-                continue
+            if recipient.pid in senders:
+                blob = b"".join(frame for frame, skip in frames if skip != recipient.pid)
+                if not blob:
+                    continue
+            else:
+                blob = everything
+            raw = recipient.raw
+            if raw is None:
+                raw = recipient.raw = self.sio.raw_socket(recipient.eio_sid)
+                if raw is None:
+                    queued.append(recipient)
+                    continue
+            transport = raw.transport
+            transport.write(blob)
+            if transport.get_write_buffer_size() > limit:
+                slow.append(raw)
             delivered += 1
-        self.stats.delivered += delivered
+        self.stats.delivered += delivered * len(frames)
+        for raw in slow:
+            self.sio.cut_off(raw, f"more than {limit} bytes waiting to be sent")
         if queued:
             task = asyncio.get_running_loop().create_task(
-                self._queue_for_polling(queued, frame), name="fanout-poll"
+                self._queue_for_polling(queued, frames), name="fanout-poll"
             )
             task.add_done_callback(_log_failure)
 
-    async def _queue_for_polling(self, eio_sids: list[str], frame: bytes) -> None:
-        text = frame_payload(frame)
-        for eio_sid in eio_sids:
-            try:
-                await self.sio.eio.send(eio_sid, text)
-            except Exception as exc:  # the client went away meanwhile
-                log.debug("could not queue for %s: %s", eio_sid, exc)
+    async def _queue_for_polling(self, recipients: list[Recipient], frames: list[tuple[bytes, str]]) -> None:
+        """Clients still on long-polling get the packets through python-engineio's queue."""
+        texts = [(frame_payload(frame), skip) for frame, skip in frames]
+        for recipient in recipients:
+            for text, skip in texts:
+                if skip == recipient.pid:
+                    continue
+                try:
+                    await self.sio.eio.send(recipient.eio_sid, text)
+                except Exception as exc:  # the client went away meanwhile
+                    log.debug("could not queue for %s: %s", recipient.eio_sid, exc)
+                    break
 
     # ---- recovery -----------------------------------------------------------------------------------
 
