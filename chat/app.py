@@ -75,6 +75,9 @@ class ChatApp:
                 if swept:
                     log.info("presence: swept %d stale users", swept)
                 if beat % SESSION_REFRESH_EVERY == 0:
-                    await self.sessions.refresh(c.pid for c in connections)
+                    await self.sessions.refresh(
+                        (c.pid, {"sid": c.sid, "username": c.username or "", "last": c.last_fingerprint})
+                        for c in connections
+                    )
             except Exception as exc:
                 log.warning("presence heartbeat failed: %s", exc)

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ log = logging.getLogger("chat.fanout")
 READ_BLOCK_MS = 5000
 READ_COUNT = 500
 RETRY_SECONDS = 0.5
+SEEN_LIMIT = 50_000  # unique ids remembered to drop an entry published twice
 
 
 PipelineHook = Callable[[Any], None]
@@ -51,6 +53,14 @@ class Recipient:
 
 
 @dataclass
+class Entry:
+    uid: str
+    payload: str
+    skip_pid: str
+    published_at: float = 0.0
+
+
+@dataclass
 class FanoutStats:
     published: int = 0
     delivered: int = 0
@@ -59,6 +69,8 @@ class FanoutStats:
     buffer_full_refusals: int = 0
     publish_retries: int = 0
     gaps: int = 0
+    republished: int = 0
+    duplicates_dropped: int = 0
     slow_consumers_cut: int = 0
     last_error: str = ""
     since_ok: float = field(default_factory=time.monotonic)
@@ -87,7 +99,10 @@ class Fanout:
         self.last_id: str | None = None
         self.reader_ok = False
         self.stats = FanoutStats()
-        self._buffer: collections.deque[tuple[str, str]] = collections.deque()
+        self._buffer: collections.deque[Entry] = collections.deque()
+        self._unconfirmed: dict[str, Entry] = {}  # published by this worker, not yet read back
+        self._seen: set[str] = set()  # unique ids of recently delivered entries
+        self._seen_order: collections.deque[str] = collections.deque()
         self._buffer_wakeup = asyncio.Event()
         self._buffer_empty = asyncio.Event()
         self._buffer_empty.set()
@@ -103,35 +118,45 @@ class Fanout:
         """Send `[event, data]` to every client of every worker but `skip_pid`'s.
 
         `also` may add commands to the same round trip (e.g. remember the sender's last message)."""
-        payload = self.encode(event, data)
+        entry = Entry(secrets.token_hex(8), self.encode(event, data), skip_pid)
         if self._buffer:  # keep the order: behind what is already waiting
-            self._enqueue(payload, skip_pid)
+            self._enqueue(entry)
             return
         try:
-            await self._xadd(payload, skip_pid, also)
+            await self._xadd(entry, also)
         except Exception as exc:
             self._note_error(exc)
-            self._enqueue(payload, skip_pid)
+            self._enqueue(entry)
 
-    def _enqueue(self, payload: str, skip_pid: str) -> None:
+    def _enqueue(self, entry: Entry) -> None:
         if len(self._buffer) >= self.buffer_limit:
             self.stats.buffer_full_refusals += 1
             raise PublishRefused(f"Redis is unreachable and {self.buffer_limit} messages already wait")
-        self._buffer.append((payload, skip_pid))
+        self._buffer.append(entry)
         self.stats.buffered_now = len(self._buffer)
         self._buffer_empty.clear()
         self._buffer_wakeup.set()
 
-    async def _xadd(self, payload: str, skip_pid: str, also: PipelineHook | None = None) -> None:
+    async def _xadd(self, entry: Entry, also: PipelineHook | None = None) -> None:
         minid = int(self._now() * 1000) - self.window_ms
-        fields: dict[Any, Any] = {"p": payload, "s": skip_pid}
-        if also is None:
-            await self.client.xadd(self.stream, fields, minid=minid, approximate=True)
-        else:
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xadd(self.stream, fields, minid=minid, approximate=True)
-                also(pipe)
-                await pipe.execute()
+        fields: dict[Any, Any] = {"p": entry.payload, "s": entry.skip_pid, "u": entry.uid}
+        # registered before the XADD: our own reader may read the entry back before the XADD call returns
+        entry.published_at = time.monotonic()
+        tracked = len(self._unconfirmed) < self.buffer_limit
+        if tracked:
+            self._unconfirmed[entry.uid] = entry
+        try:
+            if also is None:
+                await self.client.xadd(self.stream, fields, minid=minid, approximate=True)
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.xadd(self.stream, fields, minid=minid, approximate=True)
+                    also(pipe)
+                    await pipe.execute()
+        except BaseException:
+            if tracked:
+                self._unconfirmed.pop(entry.uid, None)
+            raise
         self.stats.published += 1
 
     async def run_flusher(self) -> None:
@@ -139,9 +164,8 @@ class Fanout:
         while True:
             await self._buffer_wakeup.wait()
             while self._buffer:
-                payload, skip_pid = self._buffer[0]
                 try:
-                    await self._xadd(payload, skip_pid)
+                    await self._xadd(self._buffer[0])
                 except Exception as exc:
                     self._note_error(exc)
                     self.stats.publish_retries += 1
@@ -164,36 +188,62 @@ class Fanout:
 
     async def start_position(self) -> str:
         """The id to read after: the newest entry now (a fresh worker delivers only what comes next)."""
-        newest: Any = await self.client.xrevrange(self.stream, count=1)
+        newest: Any = await self.reader_client.xrevrange(self.stream, count=1)
+        self.reader_ok = True
         return _text(newest[0][0]) if newest else "0-0"
 
     async def run_reader(self) -> None:
-        """Deliver every entry to local clients, in stream order, until cancelled; survives Redis outages."""
+        """Deliver every entry to local clients, in stream order, until cancelled; survives Redis outages.
+
+        After an outage the reader continues from its last id (what was published meanwhile is read then), and
+        this worker publishes again what it had published but never saw come back: a Redis that restarted
+        empty lost it. Entries carry a unique id, so one read twice is delivered once."""
+        outage_since: float | None = None
         while True:
             try:
                 if self.last_id is None:
                     self.last_id = await self.start_position()
-                self.reader_ok = True
                 found: Any = await self.reader_client.xread(
-                    {self.stream: self.last_id}, count=READ_COUNT, block=READ_BLOCK_MS
+                    {self.stream: self.last_id},
+                    count=READ_COUNT,
+                    block=None if outage_since is not None else READ_BLOCK_MS,
                 )
+                self.reader_ok = True
                 self.stats.since_ok = time.monotonic()
             except asyncio.CancelledError:
                 self.reader_ok = False
                 raise
             except Exception as exc:
                 self.reader_ok = False
+                if outage_since is None:
+                    outage_since = time.monotonic()
                 self._note_error(exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 await self._check_gap()
                 continue
             for _stream, entries in found or ():
-                self.deliver(
-                    [
-                        (_text(entry_id), _text(fields[b"p"]), _text(fields.get(b"s", b"")))
-                        for entry_id, fields in entries
-                    ]
-                )
+                self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
+            if outage_since is not None and not found:  # caught up with the stream after an outage
+                await self._republish_lost(outage_since)
+                outage_since = None
+
+    def _entry(self, entry_id: Any, fields: dict[bytes, bytes]) -> tuple[str, str, str, str]:
+        return (
+            _text(entry_id),
+            _text(fields[b"p"]),
+            _text(fields.get(b"s", b"")),
+            _text(fields.get(b"u", b"")),
+        )
+
+    async def _republish_lost(self, outage_since: float) -> None:
+        lost = [entry for entry in self._unconfirmed.values() if entry.published_at < outage_since]
+        if not lost:
+            return
+        log.warning("republishing %d broadcasts that Redis lost during the outage", len(lost))
+        self.stats.republished += len(lost)
+        for entry in lost:
+            del self._unconfirmed[entry.uid]
+            self._enqueue(entry)
 
     async def _check_gap(self) -> None:
         """After an outage: entries older than the window may have been trimmed past our position."""
@@ -210,15 +260,20 @@ class Fanout:
     def frame(self, entry_id: str, payload: str) -> bytes:
         return text_frame(f'42{payload[:-1]},"{entry_id}"]')
 
-    def deliver(self, entries: list[tuple[str, str, str]]) -> None:
-        """Deliver a batch of stream entries (id, payload, sender pid) to every local client, in order.
+    def deliver(self, batch: list[tuple[str, str, str, str]]) -> None:
+        """Deliver a batch of stream entries (id, payload, sender pid, unique id) to every local client.
 
         The batch's frames are joined once and each recipient gets them in ONE write: under load an XREAD
         returns many entries, and the cost per delivered message falls with the batch size."""
+        if not batch:
+            return
+        self.last_id = batch[-1][0]
+        self.stats.entries_read += len(batch)
+        entries = [
+            (entry_id, payload, skip) for entry_id, payload, skip, uid in batch if self._first_time(uid)
+        ]
         if not entries:
             return
-        self.last_id = entries[-1][0]
-        self.stats.entries_read += len(entries)
         frames = [(self.frame(entry_id, payload), skip) for entry_id, payload, skip in entries]
         everything = b"".join(frame for frame, _ in frames) if len(frames) > 1 else frames[0][0]
         senders = {skip for _, skip in frames}
@@ -258,6 +313,20 @@ class Fanout:
             )
             task.add_done_callback(_log_failure)
 
+    def _first_time(self, uid: str) -> bool:
+        """False for an entry already delivered (published twice around a Redis failure)."""
+        self._unconfirmed.pop(uid, None)
+        if not uid:
+            return True
+        if uid in self._seen:
+            self.stats.duplicates_dropped += 1
+            return False
+        self._seen.add(uid)
+        self._seen_order.append(uid)
+        if len(self._seen_order) > SEEN_LIMIT:
+            self._seen.discard(self._seen_order.popleft())
+        return True
+
     async def _queue_for_polling(self, recipients: list[Recipient], frames: list[tuple[bytes, str]]) -> None:
         """Clients still on long-polling get the packets through python-engineio's queue."""
         texts = [(frame_payload(frame), skip) for frame, skip in frames]
@@ -280,11 +349,12 @@ class Fanout:
         if oldest and _id_lt(offset, _text(oldest[0][0]), strict=True):
             return None
         entries: Any = await self.client.xrange(self.stream, min=f"({offset}", max="+")
-        frames = [
-            self.frame(_text(entry_id), _text(fields[b"p"]))
-            for entry_id, fields in entries
-            if _text(fields.get(b"s", b"")) != pid
-        ]
+        frames: list[bytes] = []
+        uids: set[str] = set()
+        for entry_id, payload, skip, uid in (self._entry(entry_id, fields) for entry_id, fields in entries):
+            if skip != pid and not (uid and uid in uids):
+                frames.append(self.frame(entry_id, payload))
+            uids.add(uid)
         return frames, (_text(entries[-1][0]) if entries else offset)
 
     def hold(self, sid: str) -> None:

@@ -45,14 +45,14 @@ class Sessions:
         pipe.hset(self.key(pid), mapping=dict[Any, Any](fields))
         pipe.expire(self.key(pid), self.ttl)
 
-    async def refresh(self, pids: Iterable[str]) -> None:
-        keys = [self.key(pid) for pid in pids]
-        if not keys:
-            return
+    async def refresh(self, sessions: Iterable[tuple[str, dict[str, str]]]) -> None:
+        """Keep live sessions alive: (pid, fields) rewritten with a fresh TTL, so a Redis that restarted empty
+        gets them back."""
         async with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.expire(key, self.ttl)
-            await pipe.execute()
+            for pid, fields in sessions:
+                self.save_in(pipe, pid, **fields)
+            if len(pipe):
+                await pipe.execute()
 
     async def drop(self, pid: str) -> None:
         await self.client.delete(self.key(pid))

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from conftest import free_port, wait_for_port
 
@@ -40,7 +41,7 @@ def start_worker(redis_url: str | None, key_prefix: str, **env: str) -> WorkerPr
     environment.update({"PORT": str(port), "HOST": "127.0.0.1", "REDIS_KEY_PREFIX": key_prefix, **env})
     if redis_url is not None:
         environment["REDIS_URL"] = redis_url
-    process = subprocess.Popen([sys.executable, "-m", "chat"], env=environment, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "chat"], env=environment, stderr=_worker_log(port))
     worker = WorkerProcess(port, process)
     try:
         wait_for_port("127.0.0.1", port)
@@ -48,3 +49,12 @@ def start_worker(redis_url: str | None, key_prefix: str, **env: str) -> WorkerPr
         worker.kill()
         raise
     return worker
+
+
+def _worker_log(port: int) -> Any:
+    """Where a worker's log goes: $CHAT_TEST_LOGS/worker-PORT.log when set, else nowhere."""
+    folder = os.environ.get("CHAT_TEST_LOGS")
+    if not folder:
+        return subprocess.DEVNULL
+    os.makedirs(folder, exist_ok=True)
+    return open(os.path.join(folder, f"worker-{port}.log"), "wb")

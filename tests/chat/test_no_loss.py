@@ -1,0 +1,128 @@
+"""Acceptance (issue 7): nothing a user sent is lost through a crashed task, a Redis restart or a flood."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from support.alb import deployment
+from support.chat_client import ChatClient
+from support.workers import start_worker
+
+FAST = {"MESSAGE_RATE": "1000", "MESSAGE_BURST": "1000"}
+
+
+def texts(client: ChatClient, sender: str) -> list[str]:
+    return [m["message"] for m in client.received("new message") if m["username"] == sender]
+
+
+@pytest.mark.slow
+async def test_a_client_whose_worker_is_sigkilled_gets_everything_after_reconnecting(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    async with deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep:
+        victim = ChatClient("victim", reconnection=True)
+        await victim.connect(dep.url, ["websocket"])
+        await victim.login()
+        [victim_target] = dep.target_of_connections()
+        survivor_target = next(t for t in dep.workers if t != victim_target)
+        sender = ChatClient("sender")
+        try:
+            await sender.connect(dep.workers[survivor_target].url, ["websocket"])
+            await sender.login()
+            sent: list[str] = []
+            for i in range(150):
+                text = f"m{i:03d}"
+                assert (await sender.say(text))["ok"], text
+                sent.append(text)
+                if i == 30:
+                    dep.workers[victim_target].kill()
+                await asyncio.sleep(0.01)
+            deadline = time.monotonic() + 30
+            while texts(victim, "sender") != sent and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            got = texts(victim, "sender")
+            assert got == sent, (
+                f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+            )
+            assert victim.sio.recovered
+        finally:
+            await victim.close()
+            await sender.close()
+
+
+@pytest.mark.slow
+async def test_a_redis_restart_under_200_msgs_per_second_loses_and_duplicates_nothing(
+    private_redis: Any, key_prefix: str
+) -> None:
+    workers = [start_worker(private_redis.url, key_prefix, **FAST) for _ in range(2)]
+    senders = [ChatClient("s0"), ChatClient("s1")]
+    receivers = [ChatClient("r0"), ChatClient("r1")]
+    try:
+        for i, client in enumerate(senders + receivers):
+            await client.connect(workers[i % 2].url, ["websocket"])
+            await client.login()
+        sent: dict[str, list[str]] = {"s0": [], "s1": []}
+        refused = 0
+
+        async def stream(client: ChatClient, count: int) -> None:
+            nonlocal refused
+            for i in range(count):
+                text = f"{client.name}-{i:04d}"
+                ack = await client.sio.call("new message", text, timeout=15)
+                if ack.get("ok"):
+                    sent[client.name].append(text)
+                else:
+                    refused += 1
+                await asyncio.sleep(0.01)  # two senders at ~100 msg/s each
+
+        async def restart_redis() -> None:
+            await asyncio.sleep(1.5)
+            private_redis.stop()
+            await asyncio.sleep(1.5)
+            private_redis.start()
+
+        await asyncio.gather(stream(senders[0], 500), stream(senders[1], 500), restart_redis())
+        assert refused == 0
+        deadline = time.monotonic() + 30
+        for receiver in receivers:
+            for name, expected in sent.items():
+                while texts(receiver, name) != expected and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                got = texts(receiver, name)
+                assert len(got) == len(set(got)), f"{receiver.name} got duplicates from {name}"
+                assert got == expected, f"{receiver.name} lost {len(set(expected) - set(got))} of {name}'s"
+    finally:
+        for client in senders + receivers:
+            await client.close()
+        for worker in workers:
+            worker.stop()
+
+
+async def test_a_flood_is_limited_and_answered_while_others_chat_on(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    worker = start_worker(shared_redis_url, key_prefix, MESSAGE_RATE="5", MESSAGE_BURST="10")
+    flooder, alice, bob = ChatClient("flooder"), ChatClient("alice"), ChatClient("bob")
+    try:
+        for client in (flooder, alice, bob):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        acks = await asyncio.gather(*(flooder.say(f"spam {i}") for i in range(100)))
+        accepted = [a for a in acks if a["ok"]]
+        limited = [a for a in acks if not a["ok"]]
+        assert 10 <= len(accepted) <= 12
+        assert limited and all("rate limited" in a["error"] for a in limited)
+        assert (await flooder.wait_for("error"))["message"].startswith("rate limited")
+        assert (await alice.say("hello bob"))["ok"]
+        assert (await bob.wait_for("new message", lambda d: d["username"] == "alice"))[
+            "message"
+        ] == "hello bob"
+        assert len(texts(bob, "flooder")) == len(accepted)
+    finally:
+        for client in (flooder, alice, bob):
+            await client.close()
+        worker.stop()
