@@ -126,3 +126,41 @@ async def test_a_flood_is_limited_and_answered_while_others_chat_on(
         for client in (flooder, alice, bob):
             await client.close()
         worker.stop()
+
+
+@pytest.mark.slow
+async def test_a_client_that_stops_reading_is_cut_off(shared_redis_url: str, key_prefix: str) -> None:
+    """A reader that stalls is disconnected once MAX_UNSENT_BYTES wait for it, instead of growing memory."""
+    import socket
+
+    import websockets
+
+    worker = start_worker(shared_redis_url, key_prefix, MAX_UNSENT_BYTES="65536", LEAVE_GRACE="0", **FAST)
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    raw = socket.socket()
+    raw.setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVBUF, 4096
+    )  # a small window: the backlog stays on the server
+    raw.connect(("127.0.0.1", worker.port))
+    try:
+        stalled = await websockets.connect(
+            f"ws://127.0.0.1:{worker.port}/socket.io/?EIO=4&transport=websocket", sock=raw, max_size=None
+        )
+        assert str(await stalled.recv()).startswith("0")
+        await stalled.send("40")
+        assert str(await stalled.recv()).startswith("40")
+        await stalled.send('42["add user","stalled"]')
+        for client in (alice, bob):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        # the stalled client never reads again; alice talks, bob keeps up
+        for i in range(400):
+            assert (await alice.say(f"{i:04d} " + "x" * 1990))["ok"]
+        left = await bob.wait_for("user left", lambda d: d["username"] == "stalled", timeout=20)
+        assert left["numUsers"] == 2
+        assert len(texts(bob, "alice")) == 400  # everyone else got everything
+    finally:
+        await alice.close()
+        await bob.close()
+        raw.close()
+        worker.stop()
