@@ -63,7 +63,7 @@ def table(report: Report) -> Table:
             f"{name[:-3]} p50/p90/p99/max",
             f"{_fmt(q['p50'])} / {_fmt(q['p90'])} / {_fmt(q['p99'])} / {_fmt(q['max'])} ms",
         )
-    t.add_row("sent (measured)", f"{data['sent']} ({data['sent_measured']})")
+    t.add_row("sent (measured, failed)", f"{data['sent']} ({data['sent_measured']}, {data['send_failed']})")
     t.add_row("expected / received", f"{data['expected']} / {data['received']}")
     t.add_row("loss", f"{data['loss_pct']} %")
     t.add_row("duplicates / out of order", f"{data['duplicates']} / {data['out_of_order']}")

@@ -50,7 +50,8 @@ class ProcessResult:
     connect_ms: array[float] = field(default_factory=lambda: array("d"))
     login_ms: array[float] = field(default_factory=lambda: array("d"))
     sent_total: int = 0
-    sent_measured: int = 0
+    sent_measured: int = 0  # due in the measured window, sent or not
+    send_failed: int = 0
     received_measured: int = 0
     received_total: int = 0
     duplicates: int = 0
@@ -75,6 +76,7 @@ _SUMMED = (
     "connect_failed",
     "sent_total",
     "sent_measured",
+    "send_failed",
     "received_measured",
     "received_total",
     "duplicates",
@@ -159,7 +161,13 @@ class Report:
     @property
     def ok(self) -> bool:
         r = self.result
-        return r.errors == 0 and r.connect_failed == 0 and self.loss_pct == 0.0 and r.duplicates == 0
+        return (
+            r.errors == 0
+            and r.connect_failed == 0
+            and r.send_failed == 0
+            and self.loss_pct == 0.0
+            and r.duplicates == 0
+        )
 
     def as_dict(self) -> dict[str, Any]:
         r = self.result
@@ -173,6 +181,7 @@ class Report:
             "duration_s": round(self.duration_s, 3),
             "sent": r.sent_total,
             "sent_measured": r.sent_measured,
+            "send_failed": r.send_failed,
             "expected": self.expected,
             "received": r.received_measured,
             "loss_pct": self.loss_pct,
