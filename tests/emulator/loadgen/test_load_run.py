@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
