@@ -135,7 +135,17 @@ async def test_a_client_that_stops_reading_is_cut_off(shared_redis_url: str, key
 
     import websockets
 
-    worker = start_worker(shared_redis_url, key_prefix, MAX_UNSENT_BYTES="65536", LEAVE_GRACE="0", **FAST)
+    # heartbeats slower than the test, so only the unsent-bytes limit can cut the client off
+    worker = start_worker(
+        shared_redis_url,
+        key_prefix,
+        MAX_UNSENT_BYTES="65536",
+        LEAVE_GRACE="0",
+        PING_INTERVAL="60",
+        PING_TIMEOUT="60",
+        MESSAGE_RATE="100000",
+        MESSAGE_BURST="100000",
+    )
     alice, bob = ChatClient("alice"), ChatClient("bob")
     raw = socket.socket()
     raw.setsockopt(
@@ -153,12 +163,19 @@ async def test_a_client_that_stops_reading_is_cut_off(shared_redis_url: str, key
         for client in (alice, bob):
             await client.connect(worker.url, ["websocket"])
             await client.login()
-        # the stalled client never reads again; alice talks, bob keeps up
-        for i in range(400):
-            assert (await alice.say(f"{i:04d} " + "x" * 1990))["ok"]
+        # the stalled client never reads again; alice talks (more than the kernel's socket buffers hold), bob
+        # keeps up
+        count = 0
+        for _batch in range(40):
+            acks = await asyncio.gather(*(alice.say(f"{count + i:04d} " + "x" * 1990) for i in range(100)))
+            assert all(ack["ok"] for ack in acks), [a for a in acks if not a["ok"]][:2]
+            count += 100
+            if bob.received("user left"):
+                break
         left = await bob.wait_for("user left", lambda d: d["username"] == "stalled", timeout=20)
         assert left["numUsers"] == 2
-        assert len(texts(bob, "alice")) == 400  # everyone else got everything
+        await bob.wait_for("new message", lambda d: d["message"].startswith(f"{count - 1:04d}"))
+        assert len(texts(bob, "alice")) == count  # everyone else got everything
     finally:
         await alice.close()
         await bob.close()

@@ -62,8 +62,9 @@ class ChatClient:
         try:
             return await asyncio.wait_for(scan(), timeout)
         except TimeoutError:
+            recent = [f"{name}: {str(data)[:120]}" for name, data in self.events[-5:]]
             raise AssertionError(
-                f"{self.name}: no {event!r} matching within {timeout}s; got {self.events}"
+                f"{self.name}: no {event!r} matching within {timeout}s; {len(self.events)} events, last: {recent}"
             ) from None
 
     async def close(self) -> None:
