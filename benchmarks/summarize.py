@@ -55,11 +55,10 @@ def connect_only(rows: list[dict[str, Any]]) -> None:
     }
     for k, (p99, kb) in m.items():
         print(f"median {k}: login p99 {p99} ms, {kb} KB per connection")
-    if "node" in m and "project" in m and m["node"][0] and m["node"][1]:
-        p, n = m["project"], m["node"]
-        print(
-            f"ratio project/node: login p99 {p[0] / n[0]:.2f}x (target <= 2), memory per connection {p[1] / n[1]:.2f}x (target <= 1.5)"
-        )
+    print(
+        f"ratio project/node: login p99 {ratio(m, 0)} (target <= 2), "
+        f"memory per connection {ratio(m, 1)} (target <= 1.5)"
+    )
 
 
 def load(rows: list[dict[str, Any]]) -> None:
