@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Highest sustained rate: step the total message rate (10 senders, 200 clients, one worker) for Node and
 # for our worker, alternating at every step; a step passes with p99 < 250 ms, < 1 % loss, >= 95 % of the
-# rate actually sent and no client dropped (the harness's `pass`).
+# rate actually sent and no client dropped (the harness's `pass`). Raw rows: $OUT/sustained-w$W.jsonl.
 #   benchmarks/sustained.sh [REPS] [TOTAL_RATES...]   default: 2 reps of 400 600 800 1000 msg/s
 set -u
 source "$(dirname "$0")/_common.sh"
@@ -9,7 +9,8 @@ REPS="${1:-2}"; [ $# -gt 0 ] && shift
 RATES=("$@"); [ ${#RATES[@]} -eq 0 ] && RATES=(400 600 800 1000)
 W="${W:-1}"
 machine
-RES=$(mktemp)
+OUT="${OUT:-$ROOT/benchmarks/results}"; mkdir -p "$OUT"
+RES="$OUT/sustained-w$W.jsonl"; : >"$RES"
 for r in $(seq 1 "$REPS"); do
   for total in "${RATES[@]}"; do
     for kind in node project; do
