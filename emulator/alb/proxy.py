@@ -1,8 +1,9 @@
 """The load balancer's listener: accepts client connections and runs a `ClientSession` for each.
 
-It closes a target's connections when the target group says the target became `unused` (its
-deregistration delay ended), and closes connections that carried no data for the idle timeout
-(the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock).
+When a target starts draining it closes the idle kept-alive connections to it; when the target
+becomes `unused` (its deregistration delay ended) it closes every connection still open to it
+(WebSockets and requests in flight included). It also closes connections that carried no data for
+the idle timeout (the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock).
 """
 
 from __future__ import annotations
@@ -108,9 +109,11 @@ class LoadBalancer:
             self.sessions.discard(session)
 
     def _on_target_state(self, target_id: str, old: TargetState, new: TargetState) -> None:
-        if new is TargetState.UNUSED:
+        """Draining: idle kept-alive connections go at once (so an idle target drains at once);
+        unused: everything still open to the target is closed."""
+        if new in (TargetState.DRAINING, TargetState.UNUSED):
             for session in list(self.sessions):
-                session.close_target(target_id)
+                session.close_target(target_id, in_flight_too=new is TargetState.UNUSED)
 
     async def _idle_watch(self) -> None:
         period = max(self.idle_timeout_seconds / 4, 0.01)

@@ -18,7 +18,7 @@ import h11
 
 from emulator.alb import http
 from emulator.alb.router import Decision, Router
-from emulator.alb.target_group import TargetGroup
+from emulator.alb.target_group import TargetGroup, TargetState
 from emulator.alb.tunnel import tunnel
 from emulator.alb.upstream import Upstream
 from emulator.clock import Clock
@@ -82,15 +82,16 @@ class ClientSession:
     def touch(self) -> None:
         self.last_active = self.config.clock.now()
 
-    def close_target(self, target_id: str) -> None:
-        """The target's deregistration delay ended: drop our connection to it (and the client's if busy)."""
+    def close_target(self, target_id: str, *, in_flight_too: bool) -> None:
+        """Drop an idle kept-alive connection to the target; with `in_flight_too` (its deregistration
+        delay ended) also one carrying a request or a WebSocket, and the client's connection with it."""
         if self.upstream is None or self.upstream.target_id != target_id:
             return
-        if self.busy:
-            self.abort()
-        else:
+        if not self.busy:
             self.upstream.close()
             self.upstream = None
+        elif in_flight_too:
+            self.abort()
 
     def _live_upstream(self) -> Upstream:
         if self.upstream is None:
@@ -233,6 +234,8 @@ class ClientSession:
                 http.send(self.conn, self.writer, *pending, h11.EndOfMessage())
                 await self.writer.drain()
                 upstream.finish_cycle()
+                if self.config.target_group.state(upstream.target_id) is TargetState.DRAINING:
+                    upstream.close()  # the last request it gets on this connection
                 if not upstream.reusable:
                     self.upstream = None
                 return

@@ -40,6 +40,7 @@ class Upstream:
         """Idle, not closed by the target (e.g. its keep-alive timeout), and ready for a new request."""
         return (
             not self._closed
+            and not self.writer.is_closing()
             and not self.reader.at_eof()
             and self.conn.our_state is h11.IDLE
             and self.conn.their_state is h11.IDLE

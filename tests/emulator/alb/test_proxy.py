@@ -290,3 +290,25 @@ async def test_a_malformed_request_gets_a_400(alb_settings: Any, backends: Any, 
         writer.close()
     assert answer.startswith(b"HTTP/1.1 400 ")
     assert bs[0].requests == 0
+
+
+async def test_draining_lets_requests_in_flight_finish_and_drops_idle_connections(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    async with (
+        backends(2) as bs,
+        balancer_for(alb_settings(delay=300), bs) as (tg, lb),
+        client(lb.url) as idle,
+        client(lb.url) as busy,
+    ):
+        assert await whoami(idle) == "b0"  # a kept-alive connection to b0, now idle
+        assert await whoami(busy) == "b1"
+        slow = asyncio.get_running_loop().create_task(busy.get("/slow"), name="test-slow")  # b0 again
+        await asyncio.wait_for(bs[0].slow_started.wait(), 10)
+        assert tg.describe(["b0"])[0].open_connections == 2
+        tg.deregister("b0")
+        assert tg.describe(["b0"])[0].open_connections == 1  # only the request in flight is left
+        bs[0].release.set()
+        assert (await slow).text == "b0"  # it completes on the draining target
+        assert tg.describe(["b0"])[0].open_connections == 0
+        assert await whoami(idle) == "b1"  # the idle client simply moves on
