@@ -63,14 +63,14 @@ def connect_only(rows: list[dict[str, Any]]) -> None:
 
 def load(rows: list[dict[str, Any]]) -> None:
     print(
-        "| server | label | pass | µs CPU / delivery | deliveries/s | loss % | p50 ms | p99 ms | send lag p99 ms | other CPU % |"
+        "| server | label | pass | µs CPU / delivery | deliveries/s | loss % | p50 ms | p99 ms | login p99 ms | send lag p99 ms | other CPU % |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, r in enumerate(rows, 1):
         print(
             f"| {r['server']} | {r.get('label', i)} | {r.get('pass')} | {r.get('us_per_delivery')} | {r.get('throughput_dps')} "
             f"| {r.get('loss_pct')} | {dig(r, 'latency_ms', 'p50')} | {dig(r, 'latency_ms', 'p99')} "
-            f"| {dig(r, 'send_lag_ms', 'p99')} | {dig(r, 'cpu', 'other_procs_cpu_pct')} |"
+            f"| {dig(r, 'connect', 'login_ms', 'p99')} | {dig(r, 'send_lag_ms', 'p99')} | {dig(r, 'cpu', 'other_procs_cpu_pct')} |"
         )
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
