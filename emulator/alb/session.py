@@ -116,16 +116,23 @@ class ClientSession:
             await self._error(503)
             return False
         upgrade = http.is_upgrade(request.headers)
-        tg.request_started(decision.target.target_id)
+        target_id = decision.target.target_id
+        tg.request_started(target_id)  # in flight until the response ends (a WebSocket is a connection)
         try:
             response = await self._exchange(decision, request, body, upgrade)
+            headers = self._response_headers(decision, response, upgrade)
+            if not (upgrade and response.status_code == 101):
+                head = h11.Response(status_code=response.status_code, headers=headers, reason=response.reason)
+                await self._relay_body(head)
+                return False
         except TargetBroke as exc:
-            log.info("%s: 502 from %s: %s", self.name, decision.target.target_id, exc)
+            log.info("%s: 502 from %s: %s", self.name, target_id, exc)
             await self._error(502)
             return False
         finally:
-            tg.request_finished(decision.target.target_id)
-        return await self._relay(decision, response, upgrade)
+            tg.request_finished(target_id)
+        await self._tunnel(headers)
+        return True
 
     async def _read_body(self) -> list[bytes]:
         chunks: list[bytes] = []
@@ -197,20 +204,15 @@ class ClientSession:
             self.upstream = None
             raise TargetBroke(repr(exc)) from exc
 
-    async def _relay(
+    def _response_headers(
         self, decision: Decision, response: h11.Response | h11.InformationalResponse, upgrade: bool
-    ) -> bool:
-        cfg = self.config
-        switching = upgrade and response.status_code == 101
-        headers = http.response_headers(
-            list(response.headers), decision.set_cookies, drop_cookies=cfg.drop_cookies, upgrade=switching
+    ) -> http.Headers:
+        return http.response_headers(
+            list(response.headers),
+            decision.set_cookies,
+            drop_cookies=self.config.drop_cookies,
+            upgrade=upgrade and response.status_code == 101,
         )
-        if switching:
-            await self._tunnel(headers)
-            return True
-        head = h11.Response(status_code=response.status_code, headers=headers, reason=response.reason)
-        await self._relay_body(head)
-        return False
 
     async def _relay_body(self, head: h11.Response) -> None:
         """Stream the response body; what is already buffered goes out in one write with the head."""

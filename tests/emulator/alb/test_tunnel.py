@@ -35,6 +35,7 @@ async def test_a_websocket_stays_on_its_target_and_passes_frames_unchanged(
         assert latency >= 0
         counts = {t.target_id: t.open_connections for t in tg.describe()}
         assert counts == {home: 1, ({"b0", "b1"} - {home}).pop(): 0}
+        assert [t.in_flight_requests for t in tg.describe()] == [0, 0]  # a WebSocket is a connection
     assert home in ("b0", "b1")
     assert sum(b.requests for b in bs) == 0  # the upgrade is not an HTTP request the app counts
 
