@@ -215,6 +215,7 @@ async def official_client() -> AsyncIterator[OfficialClient]:
     node = shutil.which("node")
     if node is None:
         missing("node is not installed (the official Socket.IO client runs in Node)")
+        raise AssertionError("unreachable")
     if not (JS_DIR / "node_modules" / "socket.io-client").is_dir():
         missing("socket.io-client is not installed: run `npm ci --prefix tests/js`")
     process = await asyncio.create_subprocess_exec(
@@ -260,13 +261,12 @@ async def wait_until(condition: Callable[[], bool], timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.slow
 async def test_official_client_goes_through_the_load_balancer_polling_then_websocket(
     shared_redis_url: str, key_prefix: str
 ) -> None:
     async with (
-        deployment(shared_redis_url, key_prefix, workers=2) as dep,
         official_client() as js,
+        deployment(shared_redis_url, key_prefix, workers=2) as dep,
     ):
         target = await logged_in(js, dep, "node", {})
         other = next(t for t in dep.workers if t != target)
@@ -302,8 +302,8 @@ async def test_official_client_recovers_everything_after_its_worker_is_sigkilled
     shared_redis_url: str, key_prefix: str
 ) -> None:
     async with (
-        deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep,
         official_client() as js,
+        deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep,
     ):
         victim = await logged_in(js, dep, "node", QUICK_RECONNECT)
         survivor = next(t for t in dep.workers if t != victim)
@@ -371,8 +371,8 @@ async def test_official_client_sends_again_what_its_crashed_worker_never_process
 ) -> None:
     """`ackTimeout` + `retries`: a message sent to a worker that dies without reading it is not lost."""
     async with (
-        deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep,
         official_client() as js,
+        deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep,
     ):
         victim = await logged_in(js, dep, "node", AT_LEAST_ONCE | QUICK_RECONNECT)
         survivor = next(t for t in dep.workers if t != victim)
@@ -404,9 +404,9 @@ async def test_official_client_retry_of_a_message_whose_ack_was_lost_is_not_sent
     """The worker accepted the message and died before its ack reached the client: the client sends it again
     after recovering on the survivor, which acknowledges it as a duplicate and does not broadcast it again."""
     async with (
+        official_client() as js,
         deployment(shared_redis_url, key_prefix, workers=2, **FAST) as dep,
         Relay(dep.url) as network,
-        official_client() as js,
     ):
         victim = await logged_in(js, dep, "node", AT_LEAST_ONCE | QUICK_RECONNECT, url=network.url)
         survivor = next(t for t in dep.workers if t != victim)
