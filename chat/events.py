@@ -35,6 +35,7 @@ log = logging.getLogger("chat.events")
 
 Ack = dict[str, Any]
 CLIENT_LEFT = ("client disconnect", "server disconnect")
+MAX_ID_LENGTH = 64
 
 
 @dataclass
@@ -241,22 +242,31 @@ class ChatEvents:
             return await self.refuse(sid, "add user", f"storage unavailable ({type(exc).__name__}); retry")
         return {"ok": True, "numUsers": num_users}
 
-    async def on_new_message(self, sid: str, message: Any = None, *extra: Any) -> Ack:
+    async def on_new_message(self, sid: str, message: Any = None, meta: Any = None, *extra: Any) -> Ack:
+        """`new message` (text[, {"id": unique id}]): with an id, a resend of the same id is never broadcast twice;
+        without one, only a resend across a recovered reconnection is recognised (same text as the last one)."""
         connection = self.connections.get(sid)
         if connection is None or connection.username is None:
             return await self.refuse(sid, "new message", "send `add user` before `new message`")
         problem = self.check_text(message, "message", self.settings.max_message_length)
         if problem:
             return await self.refuse(sid, "new message", problem)
+        message_id = meta.get("id") if isinstance(meta, dict) else None
+        if message_id is not None and not (
+            isinstance(message_id, str) and 0 < len(message_id) <= MAX_ID_LENGTH
+        ):
+            return await self.refuse(
+                sid, "new message", f"the message id must be a string of 1 to {MAX_ID_LENGTH} characters"
+            )
+        mark = f"id:{message_id}" if message_id else fingerprint(message)
+        if mark == connection.last_fingerprint and (message_id or connection.recovered_from):
+            self.duplicates_dropped += 1  # a retry of what this session had already accepted
+            connection.recovered_from = ""
+            return {"ok": True, "duplicate": True}
         wait = connection.messages.take()
         if wait:
             self.rate_limited += 1
             return await self.refuse(sid, "new message", f"rate limited: retry in {wait:.1f} s")
-        mark = fingerprint(message)
-        if connection.recovered_from and mark == connection.last_fingerprint:
-            self.duplicates_dropped += 1  # a retry of what the session's previous connection had accepted
-            connection.recovered_from = ""
-            return {"ok": True, "duplicate": True}
         connection.recovered_from = ""
         try:
             await self.fanout.publish(

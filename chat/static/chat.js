@@ -171,14 +171,22 @@
     messageInput.focus();
   }
 
-  function sendMessage(text) {
+  // Each message gets an id once, kept across resends: the server never broadcasts one id twice.
+  function newId() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function sendMessage(message) {
+    const item = typeof message === "string" ? { text: message, id: newId() } : message;
     if (!socket.connected || username === null) {
-      outbox.push(text);
+      outbox.push(item);
       return;
     }
-    inFlight.push(text);
-    socket.emit("new message", text, (ack) => {
-      const i = inFlight.indexOf(text);
+    inFlight.push(item);
+    socket.emit("new message", item.text, { id: item.id }, (ack) => {
+      const i = inFlight.indexOf(item);
       if (i !== -1) inFlight.splice(i, 1);
       ackError(ack);
     });

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from support.chat_client import ChatClient
 from support.workers import start_worker
 
@@ -150,4 +151,29 @@ async def test_page_and_unknown_paths(shared_redis_url: str, key_prefix: str) ->
             assert (await http.get("/static/../config.py")).status_code == 404
             assert (await http.post("/healthz")).status_code == 405
     finally:
+        worker.stop()
+
+
+async def test_a_resent_message_id_is_acknowledged_but_broadcast_once(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    worker = start_worker(shared_redis_url, key_prefix)
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    try:
+        for client in (alice, bob):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        first = await alice.sio.call("new message", ("hello", {"id": "m-1"}), timeout=5)
+        again = await alice.sio.call("new message", ("hello", {"id": "m-1"}), timeout=5)
+        other = await alice.sio.call("new message", ("hello", {"id": "m-2"}), timeout=5)
+        assert first == {"ok": True}
+        assert again == {"ok": True, "duplicate": True}
+        assert other == {"ok": True}  # the same text with another id is a new message
+        bad = await alice.sio.call("new message", ("x", {"id": 5}), timeout=5)
+        assert bad["ok"] is False and "id" in bad["error"]
+        await asyncio.sleep(0.5)
+        assert [m["message"] for m in bob.received("new message")] == ["hello", "hello"]
+    finally:
+        await alice.close()
+        await bob.close()
         worker.stop()

@@ -18,7 +18,9 @@ class ChatClient:
 
     def __init__(self, name: str = "", *, reconnection: bool = False) -> None:
         self.name = name
-        self.http = aiohttp.ClientSession()  # own session = own cookies (AWSALB), like a separate browser
+        # own session = own cookies (AWSALB), like a separate browser; aiohttp ignores cookies from IP hosts
+        # such as 127.0.0.1 unless the jar is `unsafe`
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.sio = RecoveringClient(reconnection=reconnection, http_session=self.http)
         self.events: list[tuple[str, Any]] = []
         self._changed = asyncio.Event()
