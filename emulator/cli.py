@@ -14,6 +14,8 @@ from types import ModuleType
 COMMAND_MODULES: tuple[str, ...] = (
     "deploy",
     "simulate",
+    "up",
+    "status",
     "load",
 )
 

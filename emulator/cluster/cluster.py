@@ -243,7 +243,7 @@ class Cluster:
         if task.desired_status == "RUNNING":
             self._set(task, "RUNNING")
         code = await asyncio.shield(exit_future)
-        if task.task_id not in self._stoppers and task.status != "STOPPED":
+        if task.desired_status == "RUNNING" and task.status != "STOPPED":
             log.warning("task %s exited on its own (code %s); replacing it", task.task_id[:8], code)
             task.desired_status = "STOPPED"
             task.stopped_reason = f"{REASON_EXITED} (exit code {code})"

@@ -1,0 +1,223 @@
+"""The wired deployment: templates in moto, workers behind the sticky proxy, counts kept true.
+
+Emulated time runs 20x faster (ScaledClock): the template's 6 s health checks take 0.3 s, the 30 s
+deregistration delay 1.5 s, so each scenario takes seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+import pytest
+import socketio
+
+from emulator.alb import TargetState
+from emulator.cluster.task import REASON_SCALING_IN
+from emulator.supervisor import Emulator, EmulatorConfig
+from support.chat_client import CHAT_EVENTS, ChatClient
+
+SCALE = 20.0
+
+
+class LbClient(ChatClient):
+    """A ChatClient whose cookie jar, like a browser's, keeps cookies set by 127.0.0.1 (AWSALB).
+
+    aiohttp's default jar silently refuses cookies from IP-address hosts.
+    """
+
+    def __init__(self, name: str = "", *, reconnection: bool = False) -> None:
+        self.name = name
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http)
+        self.events = []
+        self._changed = asyncio.Event()
+        for event in CHAT_EVENTS:
+            self.sio.on(event, self._recorder(event))
+
+    def _recorder(self, event: str) -> Callable[..., Any]:
+        record_first = super()._recorder(event)
+
+        async def record(*args: Any) -> None:  # the worker may send extra arguments (a stream id)
+            await record_first(args[0] if args else None)
+
+        return record
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+
+
+def healthy(emulator: Emulator) -> list[str]:
+    assert emulator.target_group is not None
+    return [t.target_id for t in emulator.target_group.describe() if t.state is TargetState.HEALTHY]
+
+
+async def started(tmp_path: Path, **overrides: Any) -> Emulator:
+    config = EmulatorConfig(
+        **{"workers": 2, "port": 0, "time_scale": SCALE, "state_file": tmp_path / "state.json", **overrides}
+    )
+    emulator = Emulator(config)
+    try:
+        await emulator.start()
+        await eventually(lambda: len(healthy(emulator)) == config.workers)
+    except BaseException:
+        await emulator.shutdown(force=True)
+        raise
+    return emulator
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
+    emulator = await started(tmp_path)
+    yield emulator
+    await emulator.shutdown(force=True)
+
+
+def lb_url(emulator: Emulator) -> str:
+    assert emulator.load_balancer is not None
+    return emulator.load_balancer.url
+
+
+def connections_by_task(emulator: Emulator) -> dict[str, int | None]:
+    assert emulator.cluster is not None
+    return {t.task_id: emulator.cluster.open_connections(t.task_id) for t in emulator.cluster.tasks}
+
+
+async def test_two_clients_land_on_different_workers_stay_and_chat(emulator: Emulator) -> None:
+    """Separate cookie jars, polling first: round robin spreads them, stickiness keeps them, Redis joins them."""
+    alice, bob = LbClient("alice"), LbClient("bob")
+    try:
+        await alice.connect(lb_url(emulator))
+        await bob.connect(lb_url(emulator))
+        await alice.login()
+        await bob.login()
+        await alice.say("hello from the other worker")
+        message = await bob.wait_for("new message")
+
+        assert message == {"username": "alice", "message": "hello from the other worker"}
+        assert alice.sio.transport() == "websocket" and bob.sio.transport() == "websocket"
+        assert sorted(c or 0 for c in connections_by_task(emulator).values()) == [1, 1]
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_moto_counts_follow_the_workers_and_desired_count_changes(emulator: Emulator) -> None:
+    """update-service --desired-count 3 against moto starts a third worker; moto's counts say so."""
+    assert emulator.service is not None and emulator.cluster is not None
+    ecs = emulator.account.client("ecs")
+    names = {"cluster": emulator.service.cluster_name, "services": [emulator.service.service_name]}
+    ecs.update_service(
+        cluster=emulator.service.cluster_name, service=emulator.service.service_name, desiredCount=3
+    )
+    await eventually(lambda: len(healthy(emulator)) == 3)
+
+    def moto_counts() -> tuple[int, int, int]:
+        svc = ecs.describe_services(**names)["services"][0]
+        return svc["desiredCount"], svc["runningCount"], svc["pendingCount"]
+
+    await emulator.moto.flush()  # every write asked for so far has reached moto
+    assert moto_counts() == (3, 3, 0)
+
+
+async def test_status_reports_targets_counts_and_alarms(emulator: Emulator) -> None:
+    """The admin endpoint answers with targets (worker URLs, health), counts and alarm states."""
+    assert emulator.admin is not None
+    async with httpx.AsyncClient() as http:
+        status = (await http.get(f"{emulator.admin.url}/status")).json()
+
+    assert status["service"]["desired_count"] == 2
+    assert status["service"]["running_count"] == 2
+    assert {t["state"] for t in status["targets"]} == {"healthy"}
+    assert {t["url"] for t in status["targets"]} == {t["url"] for t in status["tasks"]}
+    assert status["alarms"], "the template's CPU alarms are deployed into moto"
+    assert all(a["state"] in ("OK", "ALARM", "INSUFFICIENT_DATA") for a in status["alarms"])
+
+
+@pytest.mark.parametrize("switch", [{"stickiness": False}, {"drop_cookies": True}])
+async def test_without_stickiness_polling_fails_but_websocket_works(tmp_path: Path, switch: Any) -> None:
+    """The article's warning: without sticky cookies a polling session hits the other worker -> 400."""
+    emulator = await started(tmp_path, **switch)
+    try:
+        url = lb_url(emulator)
+        async with httpx.AsyncClient(base_url=url) as http:
+            statuses = []
+            for _ in range(4):  # handshake then polls: round robin sends some to the other worker
+                handshake = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+                sid = handshake.text.split('"sid":"')[1].split('"')[0]
+                poll = await http.get("/socket.io/", params={"EIO": "4", "transport": "polling", "sid": sid})
+                statuses.append((poll.status_code, poll.text))
+        # python-engineio words the JS server's "Session ID unknown" as "Invalid session <sid>"
+        assert any(code == 400 and "Invalid session" in text for code, text in statuses), statuses
+
+        client = LbClient("ws-only")
+        try:
+            await client.connect(url, transports=["websocket"])
+            assert (await client.login())["ok"] is True
+        finally:
+            await client.close()
+    finally:
+        await emulator.shutdown(force=True)
+
+
+async def test_deregistered_target_drains_then_its_clients_move(emulator: Emulator) -> None:
+    """Scale-in: the target drains (no new requests, the WebSocket stays), closes at the delay's end."""
+    assert emulator.cluster is not None and emulator.target_group is not None
+    client = LbClient("drained", reconnection=True)
+    try:
+        await client.connect(lb_url(emulator), transports=["websocket"])
+        [home] = [tid for tid, n in connections_by_task(emulator).items() if n]
+        emulator.cluster.request_stop(home, REASON_SCALING_IN)
+        await eventually(lambda: emulator.target_group.state(home) is TargetState.DRAINING)  # type: ignore[union-attr]
+
+        async with httpx.AsyncClient() as http:  # new requests all go to the other target
+            for _ in range(4):
+                assert (await http.get(f"{lb_url(emulator)}/healthz")).status_code == 200
+        assert client.sio.connected
+        assert emulator.target_group.describe([home])[0].open_connections == 1
+
+        await eventually(lambda: emulator.target_group.state(home) is TargetState.UNUSED)  # type: ignore[union-attr]
+        await eventually(lambda: client.sio.connected and connections_by_task(emulator).get(home) is None)
+        await eventually(lambda: any(connections_by_task(emulator).values()))
+    finally:
+        await client.close()
+
+
+@pytest.mark.slow
+async def test_sigkilled_worker_process_turns_unhealthy_and_is_replaced(
+    tmp_path: Path, shared_redis_url: str
+) -> None:
+    """process isolation: SIGKILL one worker; its target goes unhealthy, a replacement gets new clients."""
+    emulator = await started(tmp_path, isolation="process", redis_url=shared_redis_url)
+    assert emulator.cluster is not None and emulator.target_group is not None
+    transitions: list[tuple[str, TargetState]] = []
+    emulator.target_group.subscribe(lambda tid, old, new: transitions.append((tid, new)))
+    clients: list[ChatClient] = []
+    try:
+        victim = emulator.cluster.tasks[0]
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        await eventually(lambda: (victim.task_id, TargetState.UNHEALTHY) in transitions)
+        await eventually(lambda: len(healthy(emulator)) == 2 and victim.task_id not in healthy(emulator))
+        [replacement] = [t for t in emulator.cluster.tasks if t.task_id not in (victim.task_id,)][-1:]
+        for name in ("c1", "c2", "c3"):
+            client = LbClient(name)
+            clients.append(client)
+            await client.connect(lb_url(emulator))
+        tg = emulator.target_group
+        await eventually(lambda: tg.describe([replacement.task_id])[0].open_connections > 0)
+    finally:
+        for client in clients:
+            await client.close()
+        await emulator.shutdown(force=True)
