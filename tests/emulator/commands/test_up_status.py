@@ -1,0 +1,137 @@
+"""`chat-emulator up` as a user runs it, then `status --json`; Ctrl+C leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from rich.console import Console
+
+from emulator.cli import main
+from emulator.commands.status import render
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def wait_until(predicate: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition never held")
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    state = tmp_path / "state.json"
+    argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "2"]
+    argv += ["--isolation", "process", "--time-scale", "20", "--state-file", str(state)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        yield proc, state
+    finally:
+        if proc.poll() is None:
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
+            proc.kill()
+        proc.wait(10)
+
+
+def status_json(state: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any] | None:
+    if not state.exists():
+        return None
+    capsys.readouterr()
+    if main(["status", "--json", "--state-file", str(state)]) != 0:
+        return None
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return data
+
+
+@pytest.mark.slow
+def test_up_then_status_then_ctrl_c(up: tuple[subprocess.Popen[bytes], Path], capsys: Any) -> None:
+    """status --json shows both workers healthy and the counts; SIGINT stops every child process."""
+    proc, state = up
+
+    def two_healthy() -> dict[str, Any] | None:
+        status = status_json(state, capsys)
+        healthy = [t for t in (status or {}).get("targets", []) if t["state"] == "healthy"]
+        return status if len(healthy) == 2 else None
+
+    status = wait_until(two_healthy)
+    children = psutil.Process(proc.pid).children(recursive=True)
+
+    assert status["service"]["desired_count"] == 2
+    assert status["service"]["running_count"] == 2
+    assert status["service"]["pending_count"] == 0
+    assert status["service"]["moto"] == {"desiredCount": 2, "runningCount": 2, "pendingCount": 0}
+    assert status["cpu_attribution"].startswith("process")
+    worker_pids = {t["pid"] for t in status["tasks"]}
+    assert worker_pids <= {c.pid for c in children}
+    assert len(children) >= 3  # two workers and the private Redis
+
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+
+    assert proc.returncode == 0, output
+    assert "Load balancer:" in output
+    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    assert not state.exists()
+
+
+def test_status_without_an_emulator_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No state file: a clear message and exit code 1."""
+    code = main(["status", "--state-file", str(tmp_path / "missing.json")])
+
+    assert code == 1
+    assert "no running emulator" in capsys.readouterr().err
+
+
+def test_status_renders_targets_counts_and_alarms() -> None:
+    """The human view lists each target with its worker URL and health, the counts and the alarms."""
+    status = {
+        "load_balancer_url": "http://127.0.0.1:8080",
+        "endpoint_url": "http://127.0.0.1:5000",
+        "isolation": "inproc",
+        "cpu_attribution": "inproc: split",
+        "redis": "embedded fakeredis",
+        "stickiness_enabled": True,
+        "drop_cookies": False,
+        "service": {
+            "cluster_name": "chat",
+            "service_name": "chat-svc",
+            "desired_count": 2,
+            "running_count": 1,
+            "pending_count": 1,
+            "moto": {"desiredCount": 2, "runningCount": 1, "pendingCount": 1},
+        },
+        "targets": [
+            {
+                "id": "abcdef0123456789",
+                "url": "http://127.0.0.1:4001",
+                "state": "unhealthy",
+                "reason": "Target.FailedHealthChecks",
+                "open_connections": 3,
+                "in_flight_requests": 0,
+            }
+        ],
+        "tasks": [{"task_id": "abcdef0123456789", "cpu_seconds": 1.5}],
+        "alarms": [{"name": "chat-cpu-high", "state": "ALARM", "reason": ""}],
+    }
+    console = Console(width=120, color_system=None, force_terminal=False)
+    with console.capture() as captured:
+        render(status, console)
+    text = captured.get()
+
+    assert "desired 2, running 1, pending 1" in text
+    assert "http://127.0.0.1:4001" in text and "unhealthy" in text and "1.50" in text
+    assert "chat-cpu-high" in text and "ALARM" in text
