@@ -75,7 +75,7 @@ def render(status: dict[str, Any], console: Console) -> None:
     cpu = {t["task_id"]: t.get("cpu_seconds") for t in status["tasks"]}
     targets = Table(title="Targets")
     for column in ("target (task id)", "worker URL", "health", "reason", "connections", "CPU s"):
-        targets.add_column(column)
+        targets.add_column(column, no_wrap=column in ("worker URL", "health"))
     for t in status["targets"]:
         seconds = cpu.get(t["id"])
         targets.add_row(

@@ -13,6 +13,7 @@ from typing import Any
 
 import psutil
 import pytest
+import websocket
 from rich.console import Console
 
 from emulator.cli import main
@@ -86,6 +87,35 @@ def test_up_then_status_then_ctrl_c(up: tuple[subprocess.Popen[bytes], Path], ca
     assert "Load balancer:" in output
     assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
     assert not state.exists()
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_forces_past_the_drain(tmp_path: Path, capsys: Any) -> None:
+    """With a WebSocket open, Ctrl+C waits out the 30 s deregistration delay; a second one forces."""
+    state = tmp_path / "state.json"
+    argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "1"]
+    proc = subprocess.Popen([*argv, "--state-file", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        status = wait_until(lambda: status_json(state, capsys))
+        ws_url = (
+            status["load_balancer_url"].replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        )
+        socket = websocket.create_connection(ws_url, timeout=10)
+        try:
+            wait_until(
+                lambda: (status_json(state, capsys) or {}).get("targets", [{}])[0].get("open_connections")
+            )
+            proc.send_signal(signal.SIGINT)
+            time.sleep(1.0)
+            assert proc.poll() is None  # draining: the open WebSocket holds the target for the delay
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(15) == 0
+        finally:
+            socket.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
 def test_status_without_an_emulator_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
