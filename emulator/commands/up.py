@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(serve(config_from_args(args)))
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # most often: the load balancer's port is taken
+        print(f"chat-emulator up: {exc} (is --port {args.port} free?)", file=sys.stderr)
+        return 1
 
 
 async def serve(config: EmulatorConfig) -> int:
