@@ -26,12 +26,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from emulator.admin import AdminServer, MotoWriter
 from emulator.alb import HealthChecker, LoadBalancer, TargetGroup, TargetState
+from emulator.autoscaler import Autoscaler
 from emulator.aws import emulated_account
 from emulator.clock import Clock, ScaledClock, WallClock
 from emulator.cluster import Cluster, Task, TaskStatus, choose_redis_backend
@@ -40,7 +42,9 @@ from emulator.cluster.inproc import InProcLauncher
 from emulator.cluster.process import ProcessLauncher
 from emulator.cluster.runtime import WorkerLauncher
 from emulator.cluster.task import REASON_UNHEALTHY
+from emulator.control import CpuMeter, ServiceSink
 from emulator.model import ServiceDescription
+from emulator.snapshot import build_status
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +75,8 @@ class EmulatorConfig:
     state_file: Path | None = None
     moto_server: bool = True
     desired_poll_seconds: float = 1.0
+    autoscaling: bool = True  # False: no alarm evaluation, the desired count stays where it is put
+    cpu_meter_seconds: float = 1.0  # how often (real seconds) the per-target CPU figures refresh
 
 
 class Emulator:
@@ -90,6 +96,9 @@ class Emulator:
         self.launcher: WorkerLauncher | None = None
         self.admin: AdminServer | None = None
         self.moto = MotoWriter()
+        self.sink: ServiceSink | None = None
+        self.autoscaler: Autoscaler | None = None
+        self.cpu_percent: dict[str, float] = {}  # per task, over the last `cpu_meter_seconds`
         self._background: list[asyncio.Task[Any]] = []
         self._run_dir = Path(tempfile.mkdtemp(prefix="fargate-chat-emulator-"))
 
@@ -122,10 +131,32 @@ class Emulator:
         )
         self.cluster.subscribe(self._on_task)
         await self.cluster.start()
+        self.sink = ServiceSink(self.account, self.moto, desired, self.cluster.set_desired_count)
         self._background.append(spawn(self._follow_service(), name="follow-ecs-service"))
+        self._background.append(spawn(self._meter_cpu(), name="task-cpu-meter"))
+        if self.config.autoscaling:
+            self._start_autoscaler(service)
         self.admin = AdminServer(self.status, host="127.0.0.1", port=self.config.admin_port)
         await self.admin.start()
         self._write_state_file()
+
+    def _start_autoscaler(self, service: ServiceDescription) -> None:
+        """CloudWatch + Application Auto Scaling, every minute of the clock (see emulator.autoscaler)."""
+        assert self.cluster is not None and self.sink is not None
+        cluster = self.cluster
+        self.autoscaler = Autoscaler(
+            self.clock,
+            service,
+            CpuMeter(cluster.cpu_seconds),
+            self.sink,
+            running_count=lambda: cluster.counts().running,
+        )
+        self._background.append(self.autoscaler.start())
+        log.info(
+            "autoscaling: %d alarm(s), every %.3g s of wall time",
+            len(self.autoscaler.plan.alarms),
+            60 / self.config.time_scale,
+        )
 
     def _effective_service(self, service: ServiceDescription) -> ServiceDescription:
         if self.config.stickiness is None:
@@ -222,11 +253,12 @@ class Emulator:
 
     async def _follow_service(self) -> None:
         """Read the desired count from moto (the user, or the autoscaler, may change it)."""
-        assert self.cluster is not None
+        assert self.cluster is not None and self.sink is not None
         while True:
             try:
+                generation = self.sink.generation
                 desired = await self.moto.call(self.account.desired_count)
-                if desired != self.cluster.desired_count:
+                if self.sink.observed(desired, generation) and desired != self.cluster.desired_count:
                     log.info("desired count %d -> %d", self.cluster.desired_count, desired)
                     self.cluster.set_desired_count(desired)
                 for task in self.cluster.tasks:
@@ -235,56 +267,18 @@ class Emulator:
                 log.exception("reading the ECS service from moto failed")
             await self.clock.sleep(self.config.desired_poll_seconds * self.config.time_scale)
 
+    async def _meter_cpu(self) -> None:
+        """Each task's CPUUtilization over the last second or so, for status and the dashboard."""
+        assert self.cluster is not None and self.service is not None
+        meter, vcpu = CpuMeter(self.cluster.cpu_seconds), self.service.task_definition.vcpu
+        while True:
+            self.cpu_percent = meter.percent_by_task(vcpu)
+            await self.clock.sleep(self.config.cpu_meter_seconds * self.config.time_scale)
+
     # -- the admin view ------------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:
-        assert self.cluster is not None and self.target_group is not None and self.service is not None
-        cpu = self.cluster.cpu_seconds()
-        counts = self.cluster.counts()
-        moto_counts, alarms = await self.moto.call(self._read_moto)
-        return {
-            "load_balancer_url": self.load_balancer.url if self.load_balancer else None,
-            "endpoint_url": getattr(self.account, "endpoint_url", None),
-            "admin_url": self.admin.url if self.admin else None,
-            "isolation": self.config.isolation,
-            "cpu_attribution": self.launcher.cpu_attribution if self.launcher else None,
-            "redis": self.redis.description,
-            "stickiness_enabled": self.service.target_group.stickiness_enabled,
-            "drop_cookies": self.config.drop_cookies,
-            "service": {
-                "cluster_name": self.service.cluster_name,
-                "service_name": self.service.service_name,
-                "desired_count": self.cluster.desired_count,
-                "running_count": counts.running,
-                "pending_count": counts.pending,
-                "moto": moto_counts,
-            },
-            "targets": [
-                {
-                    "id": t.target_id,
-                    "url": t.url,
-                    "state": str(t.state),
-                    "reason": t.reason,
-                    "open_connections": t.open_connections,
-                    "in_flight_requests": t.in_flight_requests,
-                }
-                for t in self.target_group.describe()
-            ],
-            "tasks": [{**t.to_dict(), "cpu_seconds": cpu.get(t.task_id)} for t in self.cluster.tasks],
-            "alarms": alarms,
-        }
-
-    def _read_moto(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        assert self.service is not None
-        ecs = self.account.client("ecs")
-        found = ecs.describe_services(cluster=self.service.cluster_name, services=[self.service.service_name])
-        svc = found["services"][0] if found["services"] else {}
-        counts = {k: svc.get(k) for k in ("desiredCount", "runningCount", "pendingCount")}
-        described = self.account.client("cloudwatch").describe_alarms()
-        alarms = [
-            {"name": a["AlarmName"], "state": a["StateValue"], "reason": a.get("StateReason", "")}
-            for a in described.get("MetricAlarms", [])
-        ]
-        return counts, alarms
+        """The snapshot `chat-emulator status` (and `--json`) and the dashboard show."""
+        return await build_status(self)
 
     def _write_state_file(self) -> None:
         path = self.config.state_file or default_state_file()
@@ -300,6 +294,8 @@ class Emulator:
     # -- shutdown ------------------------------------------------------------------------------
     async def shutdown(self, *, force: bool = False) -> None:
         """Stop everything in AWS's order; `force` kills the workers without draining."""
+        if self.autoscaler is not None:
+            await self.autoscaler.stop()  # no scaling activity while the service goes down
         if self.cluster is not None:
             await self.cluster.shutdown(force=force)
         for task in self._background:
@@ -318,92 +314,3 @@ class Emulator:
         with contextlib.suppress(OSError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
-
-
-class MotoWriter:
-    """Runs boto3 calls against moto one at a time, in order, off the event loop."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = asyncio.Queue()
-        self._runner: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._runner is None:
-            self._runner = spawn(self.run(), name="moto-writer")
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._queue.put_nowait((fn, args))
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        await self.flush()  # after every write already asked for
-        return await asyncio.to_thread(fn, *args)
-
-    async def run(self) -> None:
-        while True:
-            item = await self._queue.get()
-            try:
-                if item is None:
-                    return
-                fn, args = item
-                try:
-                    await asyncio.to_thread(fn, *args)
-                except Exception:
-                    log.exception("moto call %s failed", getattr(fn, "__name__", fn))
-            finally:
-                self._queue.task_done()
-
-    async def flush(self) -> None:
-        """Wait until every write asked for so far has reached moto."""
-        if self._runner is not None and not self._runner.done():
-            await self._queue.join()
-
-    async def close(self) -> None:
-        """Finish the writes already asked for, then stop."""
-        runner, self._runner = self._runner, None
-        if runner is not None and not runner.done():
-            self._queue.put_nowait(None)
-            await runner
-
-
-class AdminServer:
-    """`GET /status` as JSON on a loopback port, for `chat-emulator status`."""
-
-    def __init__(
-        self, status: Callable[[], Awaitable[dict[str, Any]]], host: str = "127.0.0.1", port: int = 0
-    ) -> None:
-        self._status = status
-        self.host, self.port = host, port
-        self._server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            method, path, *_ = request.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
-            if method == "GET" and path.split("?")[0] in ("/status", "/"):
-                code, body = 200, json.dumps(await self._status(), default=str).encode()
-            else:
-                code, body = 404, b'{"error": "not found"}'
-        except Exception as exc:
-            log.exception("admin request failed")
-            code, body = 500, json.dumps({"error": str(exc)}).encode()
-        head = f"HTTP/1.1 {code} {'OK' if code == 200 else 'Error'}\r\nContent-Type: application/json\r\n"
-        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        with contextlib.suppress(OSError):
-            writer.write(head.encode() + body)
-            await writer.drain()
-            writer.close()
-            await writer.wait_closed()

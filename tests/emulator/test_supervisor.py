@@ -113,8 +113,19 @@ async def test_two_clients_land_on_different_workers_stay_and_chat(emulator: Emu
         await bob.close()
 
 
-async def test_moto_counts_follow_the_workers_and_desired_count_changes(emulator: Emulator) -> None:
-    """update-service --desired-count 3 against moto starts a third worker; moto's counts say so."""
+async def test_moto_counts_follow_the_workers_and_desired_count_changes(tmp_path: Path) -> None:
+    """update-service --desired-count 3 against moto starts a third worker; moto's counts say so.
+
+    Autoscaling off: with idle workers the low alarm would (rightly) scale the service back in.
+    """
+    emulator = await started(tmp_path, autoscaling=False)
+    try:
+        await _desired_count_three(emulator)
+    finally:
+        await emulator.shutdown(force=True)
+
+
+async def _desired_count_three(emulator: Emulator) -> None:
     assert emulator.service is not None and emulator.cluster is not None
     ecs = emulator.account.client("ecs")
     names = {"cluster": emulator.service.cluster_name, "services": [emulator.service.service_name]}
