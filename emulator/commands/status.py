@@ -1,4 +1,4 @@
-"""`chat-emulator status`: what a running emulator is doing (targets, counts, alarms).
+"""`chat-emulator status`: what a running emulator is doing (targets, counts, alarms, scaling activities).
 
 Reads the admin address from the state file `chat-emulator up` wrote (or `--url`).
 """
@@ -19,7 +19,7 @@ from rich.table import Table
 from emulator.supervisor import default_state_file
 
 NAME = "status"
-HELP = "Show a running emulator's targets, desired/running/pending counts and alarm states."
+HELP = "Show a running emulator's targets, desired/running/pending counts, alarms and scaling activities."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,12 +72,26 @@ def render(status: dict[str, Any], console: Console) -> None:
         f"Isolation {status['isolation']}; stickiness {'on' if status['stickiness_enabled'] else 'off'}"
         f"{'; dropping cookies' if status['drop_cookies'] else ''}; Redis: {status['redis']}"
     )
+    _targets(status, console)
+    console.print(f"CPU: {status['cpu_attribution']}")
+    alarms = Table(title="Alarms")
+    alarms.add_column("alarm")
+    alarms.add_column("state")
+    alarms.add_column("reason")
+    for alarm in status["alarms"]:
+        alarms.add_row(alarm["name"], alarm["state"], alarm.get("reason", ""))
+    console.print(alarms)
+    _scaling(status.get("scaling"), console)
+
+
+def _targets(status: dict[str, Any], console: Console) -> None:
     cpu = {t["task_id"]: t.get("cpu_seconds") for t in status["tasks"]}
     targets = Table(title="Targets")
-    for column in ("target (task id)", "worker URL", "health", "reason", "connections", "CPU s"):
+    columns = ("target (task id)", "worker URL", "health", "reason", "connections", "CPU s", "CPU %")
+    for column in columns:
         targets.add_column(column, no_wrap=column in ("worker URL", "health"))
     for t in status["targets"]:
-        seconds = cpu.get(t["id"])
+        seconds, percent = cpu.get(t["id"]), t.get("cpu_percent")
         targets.add_row(
             t["id"][:12],
             t["url"],
@@ -85,12 +99,27 @@ def render(status: dict[str, Any], console: Console) -> None:
             t["reason"] or "",
             str(t["open_connections"]),
             f"{seconds:.2f}" if seconds is not None else "",
+            f"{percent:.0f}" if percent is not None else "n/a",
         )
     console.print(targets)
-    console.print(f"CPU: {status['cpu_attribution']}")
-    alarms = Table(title="Alarms")
-    alarms.add_column("alarm")
-    alarms.add_column("state")
-    for alarm in status["alarms"]:
-        alarms.add_row(alarm["name"], alarm["state"])
-    console.print(alarms)
+
+
+def _scaling(scaling: dict[str, Any] | None, console: Console) -> None:
+    if not scaling:
+        return
+    if not scaling.get("enabled"):
+        console.print("Autoscaling: off (--no-autoscaling)")
+        return
+    target = scaling.get("scalable_target") or {}
+    console.print(
+        f"Autoscaling: one minute every {scaling['minute_seconds']:g} s; "
+        f"capacity {target.get('min_capacity')}..{target.get('max_capacity')}"
+    )
+    activities = Table(title="Scaling activities")
+    for column in ("time", "cause (alarm)", "policy", "from", "to"):
+        activities.add_column(column, no_wrap=column == "time")
+    for a in scaling.get("activities", []):
+        activities.add_row(a["time"], a["cause"], a["policy"], str(a["from"]), str(a["to"]))
+    if not scaling.get("activities"):
+        activities.add_row("none yet", "", "", "", "")
+    console.print(activities)

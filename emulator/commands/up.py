@@ -2,8 +2,11 @@
 
 Prints the load balancer URL (open it in two browser tabs), the moto endpoint (point the AWS CLI at
 it: `aws --endpoint-url URL ecs update-service ... --desired-count 3` and the workers follow) and the
-admin address that `chat-emulator status` reads. Ctrl+C shuts down in AWS's order (deregister,
-drain, SIGTERM, stopTimeout, SIGKILL); a second Ctrl+C forces.
+admin address that `chat-emulator status` reads. The autoscaler runs the template's alarms and
+scaling policies every minute of the clock (`--time-scale 60`: every second), and when stdout is a
+terminal a live dashboard shows the targets, counts, alarms and scaling activities (`--no-dashboard`
+for plain logs; with the dashboard, INFO logs go to a file and warnings show above it). Ctrl+C shuts
+down in AWS's order (deregister, drain, SIGTERM, stopTimeout, SIGKILL); a second Ctrl+C forces.
 """
 
 from __future__ import annotations
@@ -11,10 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
+from rich.console import Console
+from rich.logging import RichHandler
+
+from emulator.cluster._spawn import spawn
+from emulator.dashboard import run_dashboard
 from emulator.supervisor import Emulator, EmulatorConfig, default_state_file
 
 NAME = "up"
@@ -55,6 +65,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admin-port", type=int, default=0, help="admin JSON endpoint port (default: any)")
     parser.add_argument("--state-file", type=Path, default=None, help=f"default: {default_state_file()}")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    parser.add_argument(
+        "--no-autoscaling",
+        dest="autoscaling",
+        action="store_false",
+        help="do not evaluate the alarms: the desired count stays where it is put",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="live dashboard (default: when stdout is a terminal); --no-dashboard for plain logs",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
@@ -69,13 +91,16 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         time_scale=args.time_scale,
         admin_port=args.admin_port,
         state_file=args.state_file,
+        autoscaling=args.autoscaling,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    dashboard = sys.stdout.isatty() if args.dashboard is None else args.dashboard
+    console = Console() if dashboard else None
+    _configure_logging(args.log_level, console)
     try:
-        return asyncio.run(serve(config_from_args(args)))
+        return asyncio.run(serve(config_from_args(args), console))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # most often: the load balancer's port is taken
@@ -83,8 +108,25 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-async def serve(config: EmulatorConfig) -> int:
-    """Start, print where everything is, wait for Ctrl+C (or SIGTERM), shut down; twice forces."""
+def _configure_logging(level: str, console: Console | None) -> None:
+    """Plain logs on stderr; with the dashboard, logs to a file and warnings above the dashboard."""
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    if console is None:
+        logging.basicConfig(level=level, format=fmt)
+        return
+    path = Path(tempfile.gettempdir()) / f"fargate-chat-emulator-{os.getpid()}.log"
+    to_file = logging.FileHandler(path)
+    to_file.setFormatter(logging.Formatter(fmt))
+    on_screen = RichHandler(console=console, show_path=False, level=logging.WARNING)
+    logging.basicConfig(level=level, handlers=[to_file, on_screen])
+    console.print(f"Logs: {path}")
+
+
+async def serve(config: EmulatorConfig, console: Console | None = None) -> int:
+    """Start, print where everything is, wait for Ctrl+C (or SIGTERM), shut down; twice forces.
+
+    With a `console`, a live dashboard runs on it until shutdown begins.
+    """
     stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -100,7 +142,7 @@ async def serve(config: EmulatorConfig) -> int:
     try:
         await emulator.start()
         _announce(emulator)
-        await stop.wait()
+        await _until(stop, emulator, console)
         print("Shutting down in AWS's order (Ctrl+C again to force)...", file=sys.stderr, flush=True)
         await _shutdown(emulator, force)
     except BaseException:
@@ -110,6 +152,22 @@ async def serve(config: EmulatorConfig) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return 0
+
+
+async def _until(stop: asyncio.Event, emulator: Emulator, console: Console | None) -> None:
+    """Wait for the stop signal, with the live dashboard on `console` meanwhile (if any)."""
+    if console is None:
+        await stop.wait()
+        return
+    refresh = emulator.config.time_scale  # one real second of the emulator's clock
+    dashboard = spawn(
+        run_dashboard(emulator.status, console, emulator.clock, refresh_seconds=refresh), name="dashboard"
+    )
+    try:
+        await stop.wait()
+    finally:
+        dashboard.cancel()
+        await asyncio.gather(dashboard, return_exceptions=True)
 
 
 async def _shutdown(emulator: Emulator, force: asyncio.Event) -> None:
