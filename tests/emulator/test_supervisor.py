@@ -232,3 +232,24 @@ async def test_sigkilled_worker_process_turns_unhealthy_and_is_replaced(
         for client in clients:
             await client.close()
         await emulator.shutdown(force=True)
+
+
+async def test_scaling_activity_overwrites_a_users_desired_count(tmp_path: Path) -> None:
+    """As on AWS: update-service sets 4, the idle workers' low alarm scales in from there, -1 at a time."""
+    emulator = await started(tmp_path, time_scale=60.0)
+    try:
+        assert emulator.service is not None and emulator.autoscaler is not None
+        emulator.account.client("ecs").update_service(
+            cluster=emulator.service.cluster_name, service=emulator.service.service_name, desiredCount=4
+        )
+        await eventually(lambda: len(healthy(emulator)) == 4)
+        autoscaler = emulator.autoscaler
+        await eventually(lambda: any(a.from_capacity == 4 for a in autoscaler.activities), timeout=30)
+        [activity] = [a for a in autoscaler.activities if a.from_capacity == 4]
+        assert activity.to_capacity == 3
+        assert activity.cause in autoscaler.alarm_states  # one of the template's alarms, not the user
+        await eventually(lambda: emulator.cluster is not None and emulator.cluster.desired_count <= 3)
+        await emulator.moto.flush()
+        assert emulator.account.desired_count() == emulator.cluster.desired_count  # type: ignore[union-attr]
+    finally:
+        await emulator.shutdown(force=True)
