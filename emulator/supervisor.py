@@ -12,6 +12,14 @@ workers follow; a target the health checks find unhealthy after the service's gr
 stopped and replaced, as the ECS service scheduler does. A task whose worker crashed stays
 registered until the health checks notice (that is what clients see on AWS), then is deregistered.
 
+Autoscaling (unless `autoscaling=False`): the `Autoscaler` runs as the named task `autoscaler` on the
+emulator's clock (`time_scale` 60: one alarm period per second). It measures the RUNNING tasks' real
+CPU (`control.CpuMeter`, task vCPU from the task definition), publishes `AWS/ECS CPUUtilization`,
+writes alarm states and the desired count to moto through the `MotoWriter` queue (`control.ServiceSink`)
+and the cluster follows at once. A user's own `update-service` is read back within a second and
+followed too, until the next scaling activity overwrites it, as on AWS. `status()` (see
+`emulator.snapshot`) shows the activities; `task-cpu-meter` refreshes each task's CPU % every second.
+
 Shutdown, AWS's order: each target is deregistered and drains (new requests go elsewhere; it is
 done when it has no connections left or the deregistration delay ends), then SIGTERM, then SIGKILL
 after the task definition's stopTimeout. `force` (a second Ctrl+C) skips straight to SIGKILL.

@@ -32,7 +32,7 @@ async def test_service_sink_writes_in_order_and_ignores_reads_older_than_its_wri
         def set_desired_count(self, n: int) -> None:
             calls.append(("desired", n))
 
-    moto, followed = MotoWriter(), []
+    moto, followed = MotoWriter(), list[int]()
     moto.start()
     sink = ServiceSink(Account(), moto, desired_count=2, on_desired=followed.append)
     sink.put_cpu_utilization([80.0], datetime.now(UTC))
