@@ -11,7 +11,7 @@ import socketio
 from chat.config import Settings
 from chat.engine import ChatServer
 from chat.events import ChatEvents
-from chat.fanout import Fanout
+from chat.fanout import READ_BLOCK_MS, Fanout
 from chat.http import HttpRoutes
 from chat.presence import Presence
 from chat.redis_backend import RedisFactory
@@ -29,7 +29,9 @@ class ChatApp:
     def __init__(self, settings: Settings, factory: RedisFactory) -> None:
         self.settings = settings
         self.redis = factory.client()
-        self.reader_redis = factory.client()  # XREAD BLOCK holds its connection: give it its own client
+        # XREAD BLOCK holds its connection: the reader gets its own client, with a socket timeout longer than
+        # the block (redis-py's default 5 s would cut every idle read short and flap /healthz)
+        self.reader_redis = factory.client(socket_timeout=READ_BLOCK_MS / 1000 + 5)
         self.sio = ChatServer(
             max_unsent_bytes=settings.max_unsent_bytes,
             ping_interval=settings.ping_interval,

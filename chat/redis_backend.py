@@ -19,13 +19,15 @@ class RedisFactory:
         if url is None and self.fake_server is None:
             self.fake_server = fakeredis.FakeServer()
 
-    def client(self) -> aioredis.Redis:
+    def client(self, socket_timeout: float = 5.0) -> aioredis.Redis:
+        """A client; `socket_timeout` must exceed the longest blocking command it sends (XREAD BLOCK)."""
         if self.fake_server is not None:
             return fakeredis.aioredis.FakeRedis(server=self.fake_server)
         assert self.url is not None
         return aioredis.Redis.from_url(
             self.url,
             socket_connect_timeout=2,
+            socket_timeout=socket_timeout,
             health_check_interval=10,
             socket_keepalive=True,
         )

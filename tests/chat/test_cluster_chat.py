@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 
 import fakeredis
 import pytest
-from support.chat_client import ChatClient
-from support.workers import start_worker
 
 from chat.config import Settings
 from chat.server import ChatWorker
+from support.chat_client import ChatClient
+from support.workers import start_worker
 
 
 @pytest.fixture(params=["processes-real-redis", "inproc-fakeredis"])

@@ -177,3 +177,19 @@ async def test_a_resent_message_id_is_acknowledged_but_broadcast_once(
         await alice.close()
         await bob.close()
         worker.stop()
+
+
+@pytest.mark.slow
+async def test_healthz_stays_200_while_nothing_is_said(shared_redis_url: str, key_prefix: str) -> None:
+    """An idle stream must not look like a Redis failure (a blocked XREAD outlives redis-py's socket timeout)."""
+    worker = start_worker(shared_redis_url, key_prefix)
+    try:
+        async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+            codes = set()
+            deadline = time.monotonic() + 7  # past the 5 s read block and redis-py's default 5 s socket timeout
+            while time.monotonic() < deadline:
+                codes.add((await http.get("/healthz")).status_code)
+                await asyncio.sleep(0.05)
+            assert codes == {200}
+    finally:
+        worker.stop()
