@@ -50,7 +50,7 @@ class ChatApp:
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
         self.sessions = Sessions(self.redis, settings.key_prefix, settings.recovery_window)
         self.events = ChatEvents(self.sio, self.fanout, self.presence, self.sessions, settings)
-        self.routes = HttpRoutes(self.health)
+        self.routes = HttpRoutes(self.health, self.metrics)
         self.asgi: Any = socketio.ASGIApp(self.sio, other_asgi_app=self.routes, socketio_path="socket.io")
 
     async def health(self) -> str | None:
@@ -64,6 +64,97 @@ class ChatApp:
         if self.events.draining:
             return "draining"
         return None
+
+    def metrics(self) -> str:
+        """This worker's counters, in Prometheus text format (`GET /metrics`)."""
+        stats, events = self.fanout.stats, self.events
+        rows = [
+            ("chat_connections", "gauge", "open Socket.IO connections", len(events.connections)),
+            (
+                "chat_users",
+                "gauge",
+                "logged-in users on this worker",
+                sum(1 for c in events.connections.values() if c.username),
+            ),
+            (
+                "chat_messages_accepted_total",
+                "counter",
+                "new messages accepted from this worker's clients",
+                events.messages_accepted,
+            ),
+            (
+                "chat_broadcasts_published_total",
+                "counter",
+                "entries this worker added to the stream",
+                stats.published,
+            ),
+            (
+                "chat_stream_entries_read_total",
+                "counter",
+                "stream entries this worker read",
+                stats.entries_read,
+            ),
+            (
+                "chat_deliveries_total",
+                "counter",
+                "messages written to this worker's clients",
+                stats.delivered,
+            ),
+            ("chat_publish_buffered", "gauge", "publishes waiting for Redis", stats.buffered_now),
+            (
+                "chat_publish_refused_total",
+                "counter",
+                "sends refused because the publish buffer was full",
+                stats.buffer_full_refusals,
+            ),
+            (
+                "chat_republished_total",
+                "counter",
+                "entries published again after Redis lost them",
+                stats.republished,
+            ),
+            (
+                "chat_stream_gaps_total",
+                "counter",
+                "times the stream was trimmed or reset past this worker",
+                stats.gaps,
+            ),
+            (
+                "chat_duplicates_dropped_total",
+                "counter",
+                "entries or resends dropped as duplicates",
+                stats.duplicates_dropped + events.duplicates_dropped,
+            ),
+            (
+                "chat_sessions_recovered_total",
+                "counter",
+                "reconnections that recovered their session",
+                events.sessions_recovered,
+            ),
+            ("chat_rate_limited_total", "counter", "events refused by a rate limit", events.rate_limited),
+            (
+                "chat_connections_refused_total",
+                "counter",
+                "connections refused because the worker was full",
+                events.refused_full,
+            ),
+            (
+                "chat_slow_consumers_cut_total",
+                "counter",
+                "clients cut off for not reading",
+                self.sio.slow_consumers_cut,
+            ),
+            (
+                "chat_broadcast_reader_up",
+                "gauge",
+                "1 while the broadcast reader follows the stream",
+                int(self.fanout.reader_ok),
+            ),
+        ]
+        lines: list[str] = []
+        for name, kind, help_text, value in rows:
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
 
     async def heartbeat(self) -> None:
         """Every heartbeat interval: refresh this worker's users in presence; now and then, their sessions."""

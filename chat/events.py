@@ -68,6 +68,8 @@ class ChatEvents:
         self.refused_full = 0
         self.rate_limited = 0
         self.duplicates_dropped = 0
+        self.messages_accepted = 0
+        self.sessions_recovered = 0
         sio.connect_hook = self.admit
         sio.on("disconnect", self.on_disconnect)
         sio.on("add user", self.on_add_user)
@@ -162,6 +164,7 @@ class ChatEvents:
                 if not self.sio.write_frame(eio_sid, frame):
                     await self.sio.eio.send(eio_sid, frame_payload(frame))
 
+        self.sessions_recovered += 1
         log.info("recovered session %s (%d missed events)", pid[:6], len(replay))
         return Admission(pid=pid, recovered=True, replay=replay, after=flush_held)
 
@@ -278,6 +281,7 @@ class ChatEvents:
         except PublishRefused as exc:
             return await self.refuse(sid, "new message", f"{exc}; retry")
         connection.last_fingerprint = mark
+        self.messages_accepted += 1
         return {"ok": True}
 
     async def on_typing(self, sid: str, *args: Any) -> Ack | None:

@@ -1,4 +1,5 @@
-"""The worker's plain HTTP routes: the page at `/`, its files at `/static/<name>`, and `GET /healthz`.
+"""The worker's plain HTTP routes: the page at `/`, its files at `/static/<name>`, `GET /healthz` and
+`GET /metrics` (Prometheus text format).
 
 Everything else under the ASGI app is Socket.IO (`/socket.io/`), handled by python-socketio.
 """
@@ -14,6 +15,7 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 HealthProbe = Callable[[], Awaitable[str | None]]  # None when healthy, else the reason
+MetricsSource = Callable[[], str]  # Prometheus text exposition
 
 STATIC_PACKAGE = "chat.static"
 
@@ -32,8 +34,9 @@ def load_static_files() -> dict[str, tuple[bytes, str]]:
 
 
 class HttpRoutes:
-    def __init__(self, health: HealthProbe) -> None:
+    def __init__(self, health: HealthProbe, metrics: MetricsSource) -> None:
         self.health = health
+        self.metrics = metrics
         self.files = load_static_files()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,6 +52,11 @@ class HttpRoutes:
                 await respond(send, 200, b"ok\n", cache=False)
             else:
                 await respond(send, 503, f"unhealthy: {reason}\n".encode(), cache=False)
+        elif path == "/metrics":
+            body = self.metrics().encode()
+            await respond(
+                send, 200, body, content_type="text/plain; version=0.0.4; charset=utf-8", cache=False
+            )
         elif path in ("/", "/index.html"):
             await self.static(send, "index.html")
         elif path.startswith("/static/"):

@@ -186,10 +186,43 @@ async def test_healthz_stays_200_while_nothing_is_said(shared_redis_url: str, ke
     try:
         async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
             codes = set()
-            deadline = time.monotonic() + 7  # past the 5 s read block and redis-py's default 5 s socket timeout
+            deadline = (
+                time.monotonic() + 7
+            )  # past the 5 s read block and redis-py's default 5 s socket timeout
             while time.monotonic() < deadline:
                 codes.add((await http.get("/healthz")).status_code)
                 await asyncio.sleep(0.05)
             assert codes == {200}
     finally:
+        worker.stop()
+
+
+def metric(text: str, name: str) -> float:
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    return float(value)
+
+
+async def test_metrics_count_what_the_worker_did(shared_redis_url: str, key_prefix: str) -> None:
+    worker = start_worker(shared_redis_url, key_prefix, MESSAGE_RATE="1", MESSAGE_BURST="2")
+    alice, bob = ChatClient("alice"), ChatClient("bob")
+    try:
+        for client in (alice, bob):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        for i in range(3):
+            await alice.say(f"m{i}")  # the third is rate limited
+        await bob.wait_for("new message", lambda d: d["message"] == "m1")
+        async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+            response = await http.get("/metrics")
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+        text = response.text
+        assert metric(text, "chat_connections") == 2
+        assert metric(text, "chat_users") == 2
+        assert metric(text, "chat_messages_accepted_total") == 2
+        assert metric(text, "chat_rate_limited_total") == 1
+        assert metric(text, "chat_deliveries_total") >= 3  # alice's 2 to bob, bob's join to alice
+        assert metric(text, "chat_broadcast_reader_up") == 1
+    finally:
+        await alice.close()
+        await bob.close()
         worker.stop()
