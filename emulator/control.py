@@ -88,3 +88,45 @@ class ServiceSink:
             return False
         self._desired = desired_count
         return True
+
+
+class MessageMeter:
+    """Messages per second each target's worker accepted from its clients, from the workers' `/metrics`.
+
+    Reads the `chat_messages_accepted_total` counter every target serves at `GET /metrics` and turns two
+    readings into a rate over the real seconds between them; a target that does not answer has no figure.
+    """
+
+    COUNTER = "chat_messages_accepted_total"
+
+    def __init__(self, wall: Callable[[], float] = time.monotonic) -> None:
+        self._wall = wall
+        self._last: dict[str, tuple[float, float]] = {}  # target id -> (counter, when)
+
+    async def rates(self, session: Any, targets: Mapping[str, str]) -> dict[str, float]:
+        """{target id: messages/s} for `targets` ({target id: worker base URL})."""
+        rates: dict[str, float] = {}
+        seen: dict[str, tuple[float, float]] = {}
+        for target_id, url in targets.items():
+            try:
+                async with session.get(f"{url}/metrics") as response:
+                    counter = parse_counter(await response.text(), self.COUNTER)
+            except Exception:
+                continue
+            if counter is None:
+                continue
+            now = self._wall()
+            seen[target_id] = (counter, now)
+            if target_id in self._last:
+                before, at = self._last[target_id]
+                if now > at:
+                    rates[target_id] = max(0.0, counter - before) / (now - at)
+        self._last = seen
+        return rates
+
+
+def parse_counter(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    return None

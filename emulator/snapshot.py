@@ -7,8 +7,8 @@ What it holds, and where each figure comes from:
   `describe_services` on the emulator's endpoint answers; the supervisor keeps the two equal);
 - `targets`: per target its health state and reason, open connections and in-flight requests (the load
   balancer counts them), `cpu_percent` (the task's CPUUtilization over about the last second, measured)
-  and `messages_per_second`: always null, because neither the load balancer (which forwards WebSocket
-  bytes unparsed) nor the worker exposes a per-target message count; shown as "n/a";
+  and `messages_per_second` (what the target's worker accepted from its clients, read from the worker's
+  `GET /metrics` about once a second; null — "n/a" — until two readings exist or when it does not answer);
 - `alarms`: every alarm as `describe_alarms` answers (state and reason);
 - `scaling`: whether the autoscaler runs, the real seconds one emulated minute takes, the alarm states as
   the autoscaler last evaluated them, the scalable target as `describe_scalable_targets` answers, and the
@@ -62,7 +62,7 @@ async def build_status(emulator: Emulator) -> dict[str, Any]:
                 "open_connections": t.open_connections,
                 "in_flight_requests": t.in_flight_requests,
                 "cpu_percent": cpu_percent.get(t.target_id),
-                "messages_per_second": None,
+                "messages_per_second": emulator.messages_per_second.get(t.target_id),
             }
             for t in target_group.describe()
         ],

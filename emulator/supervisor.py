@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
+
 from emulator.admin import AdminServer, MotoWriter
 from emulator.alb import HealthChecker, LoadBalancer, TargetGroup, TargetState
 from emulator.autoscaler import Autoscaler
@@ -50,7 +52,7 @@ from emulator.cluster.inproc import InProcLauncher
 from emulator.cluster.process import ProcessLauncher
 from emulator.cluster.runtime import WorkerLauncher
 from emulator.cluster.task import REASON_UNHEALTHY
-from emulator.control import CpuMeter, ServiceSink
+from emulator.control import CpuMeter, MessageMeter, ServiceSink
 from emulator.model import ServiceDescription
 from emulator.snapshot import build_status
 
@@ -107,6 +109,7 @@ class Emulator:
         self.sink: ServiceSink | None = None
         self.autoscaler: Autoscaler | None = None
         self.cpu_percent: dict[str, float] = {}  # per task, over the last `cpu_meter_seconds`
+        self.messages_per_second: dict[str, float] = {}  # per target, from the workers' /metrics
         self._background: list[asyncio.Task[Any]] = []
         self._run_dir = Path(tempfile.mkdtemp(prefix="fargate-chat-emulator-"))
 
@@ -142,6 +145,7 @@ class Emulator:
         self.sink = ServiceSink(self.account, self.moto, desired, self.cluster.set_desired_count)
         self._background.append(spawn(self._follow_service(), name="follow-ecs-service"))
         self._background.append(spawn(self._meter_cpu(), name="task-cpu-meter"))
+        self._background.append(spawn(self._meter_messages(), name="target-message-meter"))
         if self.config.autoscaling:
             self._start_autoscaler(service)
         self.admin = AdminServer(self.status, host="127.0.0.1", port=self.config.admin_port)
@@ -282,6 +286,17 @@ class Emulator:
         while True:
             self.cpu_percent = meter.percent_by_task(vcpu)
             await self.clock.sleep(self.config.cpu_meter_seconds * self.config.time_scale)
+
+    async def _meter_messages(self) -> None:
+        """Each target's messages/s (what its worker accepted), from the workers' /metrics, for status."""
+        assert self.target_group is not None
+        meter = MessageMeter()
+        timeout = aiohttp.ClientTimeout(total=1.0)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                targets = {t.target_id: t.url for t in self.target_group.describe()}
+                self.messages_per_second = await meter.rates(session, targets)
+                await self.clock.sleep(self.config.cpu_meter_seconds * self.config.time_scale)
 
     # -- the admin view ------------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:

@@ -47,3 +47,33 @@ async def test_service_sink_writes_in_order_and_ignores_reads_older_than_its_wri
     assert sink.desired_count() == 3
     assert sink.observed(5, sink.generation)  # a user's update-service, read later, is taken
     assert sink.desired_count() == 5
+
+
+async def test_message_meter_reads_each_workers_accepted_messages_per_second(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    import aiohttp
+
+    from emulator.control import MessageMeter
+    from support.chat_client import ChatClient
+    from support.workers import start_worker
+
+    clock = [100.0]
+    worker = start_worker(shared_redis_url, key_prefix)
+    alice = ChatClient("alice")
+    meter = MessageMeter(wall=lambda: clock[0])
+    try:
+        await alice.connect(worker.url, ["websocket"])
+        await alice.login()
+        async with aiohttp.ClientSession() as session:
+            targets = {"t1": worker.url, "gone": "http://127.0.0.1:9"}
+            assert await meter.rates(session, targets) == {}  # a first reading is no rate yet
+            for i in range(4):
+                await alice.say(f"m{i}")
+            clock[0] += 2.0
+            assert await meter.rates(session, targets) == {
+                "t1": 2.0
+            }  # 4 messages in 2 s; "gone" has no figure
+    finally:
+        await alice.close()
+        worker.stop()
