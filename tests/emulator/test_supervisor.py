@@ -13,41 +13,15 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import httpx
 import pytest
-import socketio
 
 from emulator.alb import TargetState
 from emulator.cluster.task import REASON_SCALING_IN
 from emulator.supervisor import Emulator, EmulatorConfig
-from support.chat_client import CHAT_EVENTS, ChatClient
+from support.chat_client import ChatClient
 
 SCALE = 20.0
-
-
-class LbClient(ChatClient):
-    """A ChatClient whose cookie jar, like a browser's, keeps cookies set by 127.0.0.1 (AWSALB).
-
-    aiohttp's default jar silently refuses cookies from IP-address hosts.
-    """
-
-    def __init__(self, name: str = "", *, reconnection: bool = False) -> None:
-        self.name = name
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.sio = socketio.AsyncClient(reconnection=reconnection, http_session=self.http)
-        self.events = []
-        self._changed = asyncio.Event()
-        for event in CHAT_EVENTS:
-            self.sio.on(event, self._recorder(event))
-
-    def _recorder(self, event: str) -> Callable[..., Any]:
-        record_first = super()._recorder(event)
-
-        async def record(*args: Any) -> None:  # the worker may send extra arguments (a stream id)
-            await record_first(args[0] if args else None)
-
-        return record
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -96,7 +70,7 @@ def connections_by_task(emulator: Emulator) -> dict[str, int | None]:
 
 async def test_two_clients_land_on_different_workers_stay_and_chat(emulator: Emulator) -> None:
     """Separate cookie jars, polling first: round robin spreads them, stickiness keeps them, Redis joins them."""
-    alice, bob = LbClient("alice"), LbClient("bob")
+    alice, bob = ChatClient("alice"), ChatClient("bob")
     try:
         await alice.connect(lb_url(emulator))
         await bob.connect(lb_url(emulator))
@@ -172,7 +146,7 @@ async def test_without_stickiness_polling_fails_but_websocket_works(tmp_path: Pa
         # python-engineio words the JS server's "Session ID unknown" as "Invalid session <sid>"
         assert any(code == 400 and "Invalid session" in text for code, text in statuses), statuses
 
-        client = LbClient("ws-only")
+        client = ChatClient("ws-only")
         try:
             await client.connect(url, transports=["websocket"])
             assert (await client.login())["ok"] is True
@@ -185,7 +159,7 @@ async def test_without_stickiness_polling_fails_but_websocket_works(tmp_path: Pa
 async def test_deregistered_target_drains_then_its_clients_move(emulator: Emulator) -> None:
     """Scale-in: the target drains (no new requests, the WebSocket stays), closes at the delay's end."""
     assert emulator.cluster is not None and emulator.target_group is not None
-    client = LbClient("drained", reconnection=True)
+    client = ChatClient("drained", reconnection=True)
     try:
         await client.connect(lb_url(emulator), transports=["websocket"])
         [home] = [tid for tid, n in connections_by_task(emulator).items() if n]
@@ -223,7 +197,7 @@ async def test_sigkilled_worker_process_turns_unhealthy_and_is_replaced(
         await eventually(lambda: len(healthy(emulator)) == 2 and victim.task_id not in healthy(emulator))
         [replacement] = [t for t in emulator.cluster.tasks if t.task_id not in (victim.task_id,)][-1:]
         for name in ("c1", "c2", "c3"):
-            client = LbClient(name)
+            client = ChatClient(name)
             clients.append(client)
             await client.connect(lb_url(emulator))
         tg = emulator.target_group
