@@ -114,6 +114,13 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=10)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=7,
+        help="seconds between runs: the previous run's clients are announced as left after the "
+        "worker's LEAVE_GRACE (5 s); that storm of `user left` broadcasts must not land in the next run",
+    )
     parser.add_argument("--transport", choices=("websocket", "polling"), default="websocket")
     parser.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,6 +165,7 @@ def compare(args: argparse.Namespace, direct: list[str], alb_url: str, alb_pid: 
     rows: dict[str, list[dict[str, Any]]] = {"direct": [], "proxy": []}
     for rep in range(1, args.reps + 1):
         for mode, urls in (("direct", direct), ("proxy", [alb_url])):
+            time.sleep(args.settle)
             before, t0, machine = cpu_s(alb_pid), time.monotonic(), psutil.cpu_times()
             r = load(urls, args)
             wall = time.monotonic() - t0
