@@ -122,10 +122,22 @@ def main() -> int:
         "worker's LEAVE_GRACE (5 s); that storm of `user left` broadcasts must not land in the next run",
     )
     parser.add_argument("--transport", choices=("websocket", "polling"), default="websocket")
+    parser.add_argument(
+        "--alb-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop of the ALB process (asyncio: what `chat-emulator up` runs today)",
+    )
     parser.add_argument("--serve-alb", nargs="+", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_alb:
-        asyncio.run(serve_alb(args.serve_alb[0], args.serve_alb[1:]))
+        if args.alb_loop == "uvloop":
+            import uvloop
+
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(serve_alb(args.serve_alb[0], args.serve_alb[1:]))
+        else:
+            asyncio.run(serve_alb(args.serve_alb[0], args.serve_alb[1:]))
         return 0
     return measure(args)
 
@@ -149,7 +161,15 @@ def measure(args: argparse.Namespace) -> int:
                 start([sys.executable, "-m", "chat"], env | {"PORT": str(port)}, logs / f"w{port}.log")
             )
         alb_port = free_port()
-        alb_cmd = [sys.executable, __file__, "--serve-alb", str(alb_port), *map(str, ports)]
+        alb_cmd = [
+            sys.executable,
+            __file__,
+            "--alb-loop",
+            args.alb_loop,
+            "--serve-alb",
+            str(alb_port),
+            *map(str, ports),
+        ]
         procs.append(start(alb_cmd, {}, logs / "alb.log"))
         alb = procs[-1]
         for port in [*ports, alb_port]:
