@@ -219,7 +219,7 @@ async def test_scaling_activity_overwrites_a_users_desired_count(tmp_path: Path)
         # no waiting for 4 healthy tasks: at 60x the idle service may scale in before the new ones pass checks
         autoscaler = emulator.autoscaler
         await eventually(lambda: any(a.from_capacity == 4 for a in autoscaler.activities), timeout=30)
-        [activity] = [a for a in autoscaler.activities if a.from_capacity == 4]
+        activity = next(a for a in autoscaler.activities if a.from_capacity == 4)
         assert activity.to_capacity == 3
         assert activity.cause in autoscaler.alarm_states  # one of the template's alarms, not the user
         await eventually(lambda: emulator.cluster is not None and emulator.cluster.desired_count <= 3)
