@@ -1,15 +1,20 @@
 """The whole Fargate deployment of the chat on one machine, offline.
 
-Map of the package (see DESIGN.md for what each room may import):
+Map of the package (the rooms of DESIGN.md; import-linter contracts in pyproject.toml enforce who imports whom):
 
 - `model`       inert, typed description of the deployed service (shared by every room)
+- `clock`       the Clock seam (wall, scaled, virtual); control code never sleeps on its own
+- `tasks`       named, referenced background tasks that are logged when they die (shared by every room)
 - `aws/`        the one door to moto and boto3: deploy the CloudFormation stacks, custom models for what
                 moto drops, and the reader that turns deployed stacks into a `model.ServiceDescription`
 - `scaling/`    pure decisions: alarm evaluation, step and target-tracking scaling, cooldowns, reconcile
-- `clock`       the Clock seam (wall, scaled, virtual); control code never sleeps on its own
 - `alb/`        target group state, health checks, sticky routing (pure) and the HTTP/WebSocket proxy
 - `cluster/`    chat workers (in-process or OS processes): start, stop, replace, report CPU
 - `autoscaler`  the live control loop on a Clock
 - `sim/`        the same control code in virtual time over a load file
-- `cli`         `chat-emulator` and its sub-commands
+- `loadgen/`    a load generator that speaks Engine.IO / Socket.IO itself
+- `supervisor`  `chat-emulator up`'s wiring: account, cluster, load balancer, autoscaler, admin view
+- `control`, `admin`, `snapshot`, `dashboard`  the supervisor's edges: CPU and message meters, the moto
+                write queue and admin endpoint, the status snapshot, the live terminal dashboard
+- `cli`, `commands/`  `chat-emulator` and its sub-commands (deploy, up, status, simulate, load)
 """

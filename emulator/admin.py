@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from emulator.cluster._spawn import spawn
+from emulator.tasks import spawn
 
 log = logging.getLogger(__name__)
 

@@ -47,7 +47,6 @@ from emulator.autoscaler import Autoscaler
 from emulator.aws import emulated_account
 from emulator.clock import Clock, ScaledClock, WallClock
 from emulator.cluster import Cluster, Task, TaskStatus, choose_redis_backend
-from emulator.cluster._spawn import spawn
 from emulator.cluster.inproc import InProcLauncher
 from emulator.cluster.process import ProcessLauncher
 from emulator.cluster.runtime import WorkerLauncher
@@ -55,6 +54,7 @@ from emulator.cluster.task import REASON_UNHEALTHY
 from emulator.control import CpuMeter, MessageMeter, ServiceSink
 from emulator.model import ServiceDescription
 from emulator.snapshot import build_status
+from emulator.tasks import spawn
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from emulator.alb.target_group import (
     TargetHealthDescription,
     TargetState,
 )
-from emulator.alb.tasks import TaskSet
 from emulator.clock import Clock
+from emulator.tasks import TaskSet
 
 log = logging.getLogger("emulator.alb")
 USER_AGENT = "ELB-HealthChecker/2.0"

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from emulator.alb.router import Router
 from emulator.alb.session import ClientSession, SessionConfig
 from emulator.alb.target_group import TargetGroup, TargetState
-from emulator.alb.tasks import TaskSet
 from emulator.clock import Clock, WallClock
+from emulator.tasks import TaskSet
 
 log = logging.getLogger("emulator.alb")
 

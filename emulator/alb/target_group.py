@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from emulator.alb.tasks import TaskSet
 from emulator.clock import Clock
 from emulator.model import TargetGroupSettings
+from emulator.tasks import TaskSet
 
 log = logging.getLogger("emulator.alb")
 

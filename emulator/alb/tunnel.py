@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable
 
 from emulator.alb.http import READ_SIZE
-from emulator.alb.tasks import TaskSet
+from emulator.tasks import TaskSet
 
 
 async def pump(

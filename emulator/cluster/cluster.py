@@ -24,7 +24,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from emulator.clock import Clock
-from emulator.cluster._spawn import spawn, wait_or_timeout
 from emulator.cluster.runtime import WorkerLauncher, WorkerRuntime
 from emulator.cluster.task import (
     PENDING_STATUSES,
@@ -36,6 +35,7 @@ from emulator.cluster.task import (
     TaskStatus,
     new_task_id,
 )
+from emulator.tasks import spawn, wait_or_timeout
 
 log = logging.getLogger(__name__)
 

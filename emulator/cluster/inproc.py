@@ -21,7 +21,7 @@ import psutil
 
 from chat.config import Settings
 from chat.server import ChatWorker
-from emulator.cluster._spawn import spawn
+from emulator.tasks import spawn
 
 log = logging.getLogger(__name__)
 

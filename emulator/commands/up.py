@@ -23,9 +23,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
-from emulator.cluster._spawn import spawn
 from emulator.dashboard import run_dashboard
 from emulator.supervisor import Emulator, EmulatorConfig, default_state_file
+from emulator.tasks import spawn
 
 NAME = "up"
 HELP = "Deploy the templates into moto, start the workers and the load balancer, run until Ctrl+C."

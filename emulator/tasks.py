@@ -1,13 +1,19 @@
-"""Named, referenced background tasks that log when they die (no bare `create_task` in the ALB)."""
+"""Background tasks for every room of the emulator: named, referenced until done, logged when they die.
+
+There is no bare `create_task` in the emulator: a `TaskSet` holds a hard reference to each task (the event loop
+only keeps weak ones) and logs any task that dies of an error; `spawn()` does the same with one process-wide set.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
-log = logging.getLogger("emulator.alb")
+log = logging.getLogger("emulator.tasks")
+
+T = TypeVar("T")
 
 
 class TaskSet:
@@ -16,7 +22,7 @@ class TaskSet:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self.adopt(task)
         return task
@@ -34,6 +40,8 @@ class TaskSet:
         exc = task.exception()
         if exc is not None:
             log.error("task %s died", task.get_name(), exc_info=exc)
+        else:
+            log.debug("task %s finished", task.get_name())
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -48,3 +56,25 @@ class TaskSet:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+_BACKGROUND = TaskSet()
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+    """Start `coro` as a named background task; it is logged if it dies of anything but cancellation."""
+    return _BACKGROUND.spawn(coro, name)
+
+
+async def wait_or_timeout(awaitable: asyncio.Future[Any] | asyncio.Task[Any], sleeper: Any) -> bool:
+    """Wait for `awaitable` or for the `sleeper` coroutine (a clock sleep), whichever ends first.
+
+    Returns True when `awaitable` finished first. `awaitable` is never cancelled: callers may keep waiting on
+    it later (for example, after SIGKILL).
+    """
+    timer = asyncio.ensure_future(sleeper)
+    try:
+        done, _ = await asyncio.wait({awaitable, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    return awaitable in done
