@@ -99,7 +99,9 @@ class Client:
         reader = asyncio.create_task(self._handshake_reads(), name=f"loadgen-login-{self.index}")
         try:
             await asyncio.wait({reader, self._logged_in}, return_when=asyncio.FIRST_COMPLETED)
-            if not self._logged_in.done():
+            if self._logged_in.done():
+                self._logged_in.result()  # raises the server's refusal of `add user`
+            else:
                 reader.result()  # raises what ended the reads
                 raise ConnectionError("connection closed before login")
         finally:
@@ -162,7 +164,13 @@ class Client:
             self.tally.result.other_events += 1
         elif packet.startswith('42["error"'):
             self.tally.result.server_errors += 1
-            self.tally.result.error(f"{self.username}: server error {p.event_args(packet)[0]!r}")
+            refusal = f"{self.username}: server error {p.event_args(packet)[0]!r}"
+            if self._logged_in is not None and not self._logged_in.done():
+                self._logged_in.set_exception(
+                    ConnectionError(refusal)
+                )  # login refused: fail now, not at the timeout
+            else:
+                self.tally.result.error(refusal)
         elif packet.startswith(("41", "44")):
             raise ConnectionError(f"{self.username}: Socket.IO refused or disconnected: {packet[:80]}")
         elif packet.startswith("4"):

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class Worker:
-    def __init__(self) -> None:
+    def __init__(self, **extra_env: str) -> None:
         self.port = free_port()
         env = {
             **os.environ,
@@ -30,6 +30,7 @@ class Worker:
             "MESSAGE_RATE": "100",
             "MESSAGE_BURST": "200",
             "LOG_LEVEL": "WARNING",
+            **extra_env,
         }
         env.pop("REDIS_URL", None)
         env.pop("REDIS_ENDPOINT", None)
@@ -117,6 +118,18 @@ def test_a_worker_that_dies_mid_run_shows_loss_and_errors(worker: Worker) -> Non
     assert r.send_failed > 0
     assert report.loss_pct > 0
     assert not report.ok
+
+
+def test_a_refused_login_fails_with_the_servers_reason() -> None:
+    worker = Worker(MAX_USERNAME_LENGTH="3")  # the load generator's names (load0, load1, ...) are longer
+    try:
+        report = run_load(
+            config(worker.url, clients=2, senders=1, duration=0.5, warmup=0, connect_timeout=60)
+        )
+    finally:
+        worker.stop()
+    assert report.result.connect_failed == 2 and report.result.logged_in == 0
+    assert all("longer than 3 characters" in e for e in report.result.error_samples)
 
 
 def test_a_url_nobody_listens_on_counts_failed_logins() -> None:
