@@ -20,14 +20,29 @@ class RedisFactory:
             self.fake_server = fakeredis.FakeServer()
 
     def client(self, socket_timeout: float = 5.0) -> aioredis.Redis:
-        """A client; `socket_timeout` must exceed the longest blocking command it sends (XREAD BLOCK)."""
+        """A client; `socket_timeout` must exceed the longest blocking command it sends (XREAD BLOCK).
+
+        Its pool waits for a free connection instead of failing: a burst of logins (hundreds in flight) would
+        otherwise hit redis-py's default of 100 connections and be refused with MaxConnectionsError."""
         if self.fake_server is not None:
-            return fakeredis.aioredis.FakeRedis(server=self.fake_server)
+            return fakeredis.aioredis.FakeRedis(
+                server=self.fake_server,
+                connection_pool_class=aioredis.BlockingConnectionPool,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_TIMEOUT,
+            )
         assert self.url is not None
-        return aioredis.Redis.from_url(
+        pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
             socket_connect_timeout=2,
             socket_timeout=socket_timeout,
             health_check_interval=10,
             socket_keepalive=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT,
         )
+        return aioredis.Redis.from_pool(pool)
+
+
+MAX_CONNECTIONS = 200  # per client
+POOL_TIMEOUT = 10  # seconds to wait for a free connection
