@@ -38,6 +38,9 @@ class ChatApp:
             ping_timeout=settings.ping_timeout,
             cors_allowed_origins=[],  # same-origin only: the page is served by the worker itself
             max_http_buffer_size=64 * 1024,
+            # one client's events are handled one after the other, in the order it sent them (python-socketio's
+            # default runs each in its own task, so a `new message` could overtake the `add user` before it)
+            async_handlers=False,
         )
         self.fanout = Fanout(
             self.sio,

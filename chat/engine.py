@@ -85,6 +85,8 @@ class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def cut_off(self, raw: RawSocket, reason: str) -> None:
         """Disconnect a client that cannot keep up: a close frame, then the connection is dropped."""
+        if raw.transport.is_closing():
+            return  # already cut off; its disconnect is on its way
         self.slow_consumers_cut += 1
         log.warning("cutting off slow client %s: %s", raw.eio_socket.sid, reason)
         transport = raw.transport

@@ -300,6 +300,8 @@ class Fanout:
                     queued.append(recipient)
                     continue
             transport = raw.transport
+            if transport.is_closing():
+                continue  # cut off or going away: nothing more is queued for it
             transport.write(blob)
             if transport.get_write_buffer_size() > limit:
                 slow.append(raw)
