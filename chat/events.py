@@ -78,11 +78,6 @@ class ChatEvents:
         sio.on("stop typing", self.on_stop_typing)
         sio.on("*", self.on_unknown)
 
-    @property
-    def usernames(self) -> dict[str, str]:
-        """sid -> username of this worker's logged-in users."""
-        return {sid: c.username for sid, c in self.connections.items() if c.username is not None}
-
     # ---- connect, recovery, disconnect --------------------------------------------------------------
 
     def _connection(self, sid: str, pid: str) -> Connection:
