@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import json
 import logging
 import secrets
@@ -103,6 +104,8 @@ class Fanout:
         self._unconfirmed: dict[str, Entry] = {}  # published by this worker, not yet read back
         self._seen: set[str] = set()  # unique ids of recently delivered entries
         self._seen_order: collections.deque[str] = collections.deque()
+        self._uid_prefix = secrets.token_hex(6) + "-"  # unique ids: this worker's random prefix + a counter
+        self._uid_seq = itertools.count()
         self._buffer_wakeup = asyncio.Event()
         self._buffer_empty = asyncio.Event()
         self._buffer_empty.set()
@@ -118,7 +121,7 @@ class Fanout:
         """Send `[event, data]` to every client of every worker but `skip_pid`'s.
 
         `also` may add commands to the same round trip (e.g. remember the sender's last message)."""
-        entry = Entry(secrets.token_hex(8), self.encode(event, data), skip_pid)
+        entry = Entry(f"{self._uid_prefix}{next(self._uid_seq):x}", self.encode(event, data), skip_pid)
         if self._buffer:  # keep the order: behind what is already waiting
             self._enqueue(entry)
             return
