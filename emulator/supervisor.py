@@ -56,6 +56,8 @@ from emulator.model import ServiceDescription
 from emulator.snapshot import build_status
 from emulator.tasks import spawn
 
+HEALTH_TIMEOUT_FLOOR = 1.0  # real seconds: a scaled health check timeout never drops below this
+
 log = logging.getLogger(__name__)
 
 Isolation = Literal["inproc", "process"]
@@ -179,7 +181,9 @@ class Emulator:
     async def _start_data_plane(self, service: ServiceDescription) -> None:
         self.target_group = TargetGroup(service.target_group, self.clock)
         self.target_group.subscribe(self._on_target_state)
-        self.checker = HealthChecker(self.target_group, self.clock)
+        self.checker = HealthChecker(
+            self.target_group, self.clock, min_timeout_wall_seconds=HEALTH_TIMEOUT_FLOOR
+        )
         self._background.append(spawn(self.checker.run(), name="alb-health-checker"))
         self.load_balancer = LoadBalancer(
             self.target_group,

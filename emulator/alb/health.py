@@ -82,9 +82,15 @@ async def _get_status(
 
 
 class HealthChecker:
-    def __init__(self, target_group: TargetGroup, clock: Clock) -> None:
+    def __init__(
+        self, target_group: TargetGroup, clock: Clock, *, min_timeout_wall_seconds: float = 0.0
+    ) -> None:
+        """`min_timeout_wall_seconds`: a floor, in real seconds, under the health check timeout. A scaled clock
+        compresses waiting, not the workers' speed: at 60x the template's 5 s timeout would be 83 ms of real
+        time, which a busy machine misses, and healthy targets would flap."""
         self.target_group = target_group
         self.clock = clock
+        self.min_timeout_wall_seconds = min_timeout_wall_seconds
         self.settings = target_group.settings.health_check
         self.codes = parse_matcher(self.settings.matcher)
         self.rounds = 0
@@ -117,11 +123,16 @@ class HealthChecker:
         async with self._round_done:
             await self._round_done.wait_for(lambda: self.rounds >= count)
 
+    async def _timeout(self) -> None:
+        """The check's timeout on the clock, but never shorter than the real-time floor."""
+        floor = asyncio.sleep(self.min_timeout_wall_seconds)  # deliberately wall time: see __init__
+        await asyncio.gather(self.clock.sleep(self.settings.timeout_seconds), floor)
+
     async def check(self, target: TargetHealthDescription) -> HealthCheckResult:
         """One check of one target, timed out on the clock."""
         name = f"alb-health-{target.target_id}"
         request = self._tasks.spawn(probe(target.host, target.port, self.settings.path, self.codes), name)
-        timer = self._tasks.spawn(self.clock.sleep(self.settings.timeout_seconds), f"{name}-timeout")
+        timer = self._tasks.spawn(self._timeout(), f"{name}-timeout")
         try:
             await asyncio.wait({request, timer}, return_when=asyncio.FIRST_COMPLETED)
         finally:

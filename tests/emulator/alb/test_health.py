@@ -116,3 +116,31 @@ def test_matcher_syntax() -> None:
     assert parse_matcher("200") == {200}
     assert parse_matcher("200,202") == {200, 202}
     assert parse_matcher("200-204, 301") == {200, 201, 202, 203, 204, 301}
+
+
+async def test_a_scaled_timeout_never_drops_below_the_real_time_floor(alb_settings: Any) -> None:
+    """At a high time scale the template's 5 s timeout is milliseconds of real time; a slow-but-alive worker
+    must still pass when the emulator sets a real-time floor."""
+    from emulator.clock import ScaledClock
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(0.2)  # 200 ms of real time: far longer than 5 s at 1000x
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(slow, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    clock = ScaledClock(1000)
+    try:
+        for floor, expected in ((0.0, False), (1.0, True)):
+            tg = TargetGroup(alb_settings(healthy=2, unhealthy=2), clock)
+            tg.register("slow", "127.0.0.1", port)
+            checker = HealthChecker(tg, clock, min_timeout_wall_seconds=floor)
+            (target,) = tg.describe(["slow"])
+            result = await checker.check(target)
+            assert result.ok is expected, (floor, result)
+    finally:
+        server.close()
+        await server.wait_closed()
