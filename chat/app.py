@@ -38,16 +38,16 @@ class ChatApp:
             ping_timeout=settings.ping_timeout,
             cors_allowed_origins=[],  # same-origin only: the page is served by the worker itself
             max_http_buffer_size=64 * 1024,
-            # one client's events are handled one after the other, in the order it sent them (python-socketio's
-            # default runs each in its own task, so a `new message` could overtake the `add user` before it)
-            async_handlers=False,
+            # each event runs in its own task, so a connection keeps reading (and answering heartbeats) while one
+            # of its events waits for Redis or for the rate limit; chat.events runs one client's events in order
+            async_handlers=True,
         )
         self.fanout = Fanout(
             self.sio,
             self.redis,
             settings.key_prefix,
             window_seconds=settings.recovery_window,
-            buffer_limit=settings.publish_buffer,
+            publish_timeout=settings.publish_timeout,
         )
         self.fanout.reader_client = self.reader_redis
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
@@ -103,12 +103,23 @@ class ChatApp:
                 "messages written to this worker's clients",
                 stats.delivered,
             ),
-            ("chat_publish_buffered", "gauge", "publishes waiting for Redis", stats.buffered_now),
+            (
+                "chat_publish_waiting",
+                "gauge",
+                "publishes retrying while Redis is unreachable",
+                stats.waiting_now,
+            ),
             (
                 "chat_publish_refused_total",
                 "counter",
-                "sends refused because the publish buffer was full",
-                stats.buffer_full_refusals,
+                "sends refused as retryable: Redis unreachable for PUBLISH_TIMEOUT",
+                stats.unavailable_refusals,
+            ),
+            (
+                "chat_publish_rejected_total",
+                "counter",
+                "broadcasts Redis could never take, refused at once",
+                stats.rejected,
             ),
             (
                 "chat_republished_total",
@@ -134,7 +145,24 @@ class ChatApp:
                 "reconnections that recovered their session",
                 events.sessions_recovered,
             ),
-            ("chat_rate_limited_total", "counter", "events refused by a rate limit", events.rate_limited),
+            (
+                "chat_rate_limited_total",
+                "counter",
+                "messages delayed, or typing notices refused, by a rate limit",
+                events.rate_limited,
+            ),
+            (
+                "chat_queue_refusals_total",
+                "counter",
+                "events refused (retryable) because MESSAGE_QUEUE events already waited on their connection",
+                events.queue_refusals,
+            ),
+            (
+                "chat_handler_errors_total",
+                "counter",
+                "events whose handler failed unexpectedly (answered with an error)",
+                events.handler_errors,
+            ),
             (
                 "chat_connections_refused_total",
                 "counter",
@@ -167,7 +195,10 @@ class ChatApp:
             beat += 1
             connections = list(self.events.connections.values())
             try:
-                swept = await self.presence.heartbeat([c.pid for c in connections if c.username is not None])
+                users = [c for c in connections if c.username is not None]
+                swept = await self.presence.heartbeat(
+                    [c.pid for c in users], {c.username: c.pid for c in users if c.username}
+                )
                 if swept:
                     log.info("presence: swept %d stale users", swept)
                 if beat % SESSION_REFRESH_EVERY == 0:

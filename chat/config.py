@@ -16,10 +16,11 @@
 | MAX_MESSAGE_LENGTH   | 2000      | longest accepted message, characters                                 |
 | RECOVERY_WINDOW      | 120       | seconds a disconnected client can come back and get what it missed   |
 | LEAVE_GRACE          | 5         | seconds before a dropped (not logged-out) user is announced as left  |
-| PUBLISH_BUFFER       | 10000     | messages kept in order while Redis is unreachable, then refused      |
+| PUBLISH_TIMEOUT      | 10        | seconds a send waits for an unreachable Redis before a retryable no  |
 | MAX_CONNECTIONS      | 10000     | connections one worker accepts; more are refused ("server full")     |
 | MESSAGE_RATE         | 10        | messages per second per connection (token bucket)...                 |
 | MESSAGE_BURST        | 20        | ...and the burst it allows                                           |
+| MESSAGE_QUEUE        | 100       | events one connection may have waiting their turn; more: retry later |
 | TYPING_RATE          | 10        | typing / stop typing events per second per connection...             |
 | TYPING_BURST         | 20        | ...and the burst it allows                                           |
 | MAX_UNSENT_BYTES     | 1048576   | bytes waiting to be sent to one client before it is cut off as slow  |
@@ -59,10 +60,11 @@ class Settings:
     max_message_length: int = 2000
     recovery_window: float = 120.0
     leave_grace: float = 5.0
-    publish_buffer: int = 10000
+    publish_timeout: float = 10.0
     max_connections: int = 10000
     message_rate: float = 10.0
     message_burst: int = 20
+    message_queue: int = 100
     typing_rate: float = 10.0
     typing_burst: int = 20
     max_unsent_bytes: int = 1024 * 1024
@@ -102,10 +104,11 @@ class Settings:
             max_message_length=_get(env, "MAX_MESSAGE_LENGTH", _positive_int, 2000),
             recovery_window=_get(env, "RECOVERY_WINDOW", _positive_float, 120.0),
             leave_grace=_get(env, "LEAVE_GRACE", _non_negative_float, 5.0),
-            publish_buffer=_get(env, "PUBLISH_BUFFER", _positive_int, 10000),
+            publish_timeout=_get(env, "PUBLISH_TIMEOUT", _positive_float, 10.0),
             max_connections=_get(env, "MAX_CONNECTIONS", _positive_int, 10000),
             message_rate=_get(env, "MESSAGE_RATE", _positive_float, 10.0),
             message_burst=_get(env, "MESSAGE_BURST", _positive_int, 20),
+            message_queue=_get(env, "MESSAGE_QUEUE", _positive_int, 100),
             typing_rate=_get(env, "TYPING_RATE", _positive_float, 10.0),
             typing_burst=_get(env, "TYPING_BURST", _positive_int, 20),
             max_unsent_bytes=_get(env, "MAX_UNSENT_BYTES", _positive_int, 1024 * 1024),

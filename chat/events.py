@@ -5,35 +5,51 @@ Server -> client: `login` {numUsers} to the joiner; `user joined` / `user left` 
 `new message` {username, message} / `typing` / `stop typing` {username} to everyone but the sender. Every
 broadcast event carries its stream offset as a last, extra string argument (Socket.IO v5 recovery).
 
-Bad input never breaks the connection: the offending event's ack gets {"ok": false, "error": ...} and the
-client also receives an `error` event {event, message}. Accepted `add user` / `new message` ack {"ok": true}.
+An ack is a promise. `add user` and `new message` are acked {"ok": true} only once Redis holds what they
+stored; while Redis is unreachable the handler keeps trying for `PUBLISH_TIMEOUT`, then answers a retryable
+refusal {"ok": false, "error": ..., "retry": true}: nothing was stored, send it again (with the same id).
+Bad input never breaks the connection: the offending event's ack gets {"ok": false, "error": ...} (no `retry`)
+and the client also receives an `error` event {event, message, retry}.
+
+One client's events are handled one after the other, in the order it sent them (`Connection.turn`), while its
+connection keeps answering heartbeats. The message rate limit shapes instead of refusing: a message over the
+rate waits its turn, so a client flushing what it queued during an outage gets everything through; only past
+`MESSAGE_QUEUE` messages waiting is a message refused (retryable).
 
 A connection is identified across reconnects by its private session id (pid). A client that reconnects with
 {pid, offset} within the recovery window, to any worker, gets its name back and what it missed, and nobody is
-told it left. A `new message` identical to the one the same session just had accepted on another connection
-(an at-least-once client retrying after a lost ack) is acknowledged again but not sent twice.
+told it left. A `new message` whose id is one of the last `RECENT_IDS` the session had accepted, on any
+connection and worker, is acknowledged again ({"ok": true, "duplicate": true}) but not sent twice; its stream
+entry is named by (session, id), so even two workers that both published it deliver it once. Without an id, a
+message identical to the last one the session had accepted on its previous connection counts as a resend.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from socketio import exceptions
 
+from chat import text
 from chat.config import Settings
+from chat.durable import Rejected, Unavailable, until_durable
 from chat.engine import Admission, ChatServer, frame_payload
-from chat.fanout import Fanout, PublishRefused, Recipient
+from chat.fanout import Fanout, Recipient
 from chat.limits import TokenBucket
 from chat.presence import Presence
-from chat.sessions import Sessions, fingerprint
+from chat.sessions import RecentIds, Sessions, fingerprint
 
 log = logging.getLogger("chat.events")
 
 Ack = dict[str, Any]
+T = TypeVar("T")
 CLIENT_LEFT = ("client disconnect", "server disconnect")
 MAX_ID_LENGTH = 64
 
@@ -49,6 +65,9 @@ class Connection:
     username: str | None = None
     last_fingerprint: str = ""
     recovered_from: str = ""  # the sid this session had before a recovery (to drop a retried duplicate)
+    recent_ids: RecentIds = field(default_factory=RecentIds)
+    turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # one event at a time, in arrival order
+    waiting: int = 0  # events holding or waiting for the turn
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
 
@@ -67,16 +86,49 @@ class ChatEvents:
         self.draining = False
         self.refused_full = 0
         self.rate_limited = 0
+        self.queue_refusals = 0
         self.duplicates_dropped = 0
         self.messages_accepted = 0
         self.sessions_recovered = 0
+        self.handler_errors = 0
         sio.connect_hook = self.admit
         sio.on("disconnect", self.on_disconnect)
-        sio.on("add user", self.on_add_user)
-        sio.on("new message", self.on_new_message)
-        sio.on("typing", self.on_typing)
-        sio.on("stop typing", self.on_stop_typing)
+        for event, handler in (
+            ("add user", self.on_add_user),
+            ("new message", self.on_new_message),
+            ("typing", self.on_typing),
+            ("stop typing", self.on_stop_typing),
+        ):
+            sio.on(event, self._guarded(event, handler))
         sio.on("*", self.on_unknown)
+
+    def _guarded(self, event: str, handler: Callable[..., Awaitable[Ack | None]]) -> Callable[..., Any]:
+        """A handler that answers a clear error instead of raising: one bad event never costs a client its ack."""
+
+        @functools.wraps(handler)
+        async def guarded(sid: str, *args: Any) -> Ack | None:
+            try:
+                return await handler(sid, *args)
+            except Exception:
+                self.handler_errors += 1
+                log.exception("%r from %s failed", event, sid)
+                return await self.refuse(sid, event, "internal error: the event was not processed")
+
+        return guarded
+
+    async def _durable(self, write: Callable[[], Awaitable[T]]) -> T:
+        return await until_durable(write, self.settings.publish_timeout)
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, connection: Connection) -> AsyncIterator[None]:
+        """This connection's next event, in arrival order (asyncio.Lock wakes its waiters first come, first
+        served; python-socketio starts one task per event, in the order the events arrived)."""
+        connection.waiting += 1
+        try:
+            async with connection.turn:
+                yield
+        finally:
+            connection.waiting -= 1
 
     # ---- connect, recovery, disconnect --------------------------------------------------------------
 
@@ -127,6 +179,7 @@ class ChatEvents:
     async def _recover(self, sid: str, eio_sid: str, pid: str, offset: str) -> Admission | None:
         try:
             session = await self.sessions.load(pid)
+            recent = await self.sessions.recent_ids(pid) if session is not None else []
         except Exception as exc:
             log.warning("recovery of %s impossible now: %s", pid, exc)
             return None
@@ -136,6 +189,7 @@ class ChatEvents:
         connection.username = session.get("username") or None
         connection.last_fingerprint = session.get("last", "")
         connection.recovered_from = session.get("sid", "")
+        connection.recent_ids = RecentIds(recent)
         self.connections[sid] = connection
         self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
         self.fanout.hold(sid)  # live entries wait until the replay is written
@@ -153,6 +207,7 @@ class ChatEvents:
         await self.sessions.save(pid, sid=sid)
         if connection.username is not None:
             await self.presence.join(pid)
+            await self.presence.claim_name(connection.username, pid)  # a name freed meanwhile is taken again
 
         async def flush_held() -> None:
             for frame in self.fanout.release(sid, up_to):
@@ -189,93 +244,131 @@ class ChatEvents:
         await self._announce_left(connection)
 
     async def _announce_left(self, connection: Connection) -> None:
+        name, pid = connection.username or "", connection.pid
         try:
-            num_users = await self.presence.leave(connection.pid)
-            await self.sessions.drop(connection.pid)
-            await self.fanout.publish(
-                "user left", {"username": connection.username, "numUsers": num_users}, connection.pid
-            )
+            num_users = await self._durable(lambda: self.presence.leave(pid))
+            await self._durable(lambda: self.presence.release_name(name, pid))
+            await self._durable(lambda: self.sessions.drop(pid))
+            await self.fanout.publish("user left", {"username": name, "numUsers": num_users}, pid)
         except Exception as exc:
-            log.warning("could not announce that %s left: %s", connection.username, exc)
+            log.warning("could not announce that %s left: %s", name, exc)
 
     # ---- events -------------------------------------------------------------------------------------
 
-    async def refuse(self, sid: str, event: str, message: str) -> Ack:
-        await self.sio.emit("error", {"event": event, "message": message}, to=sid)
-        return {"ok": False, "error": message}
+    async def refuse(self, sid: str, event: str, message: str, *, retry: bool = False) -> Ack:
+        """Answer an event that was not carried out: `retry` says that sending it again later may succeed."""
+        await self.sio.emit("error", {"event": event, "message": message, "retry": retry}, to=sid)
+        ack: Ack = {"ok": False, "error": message}
+        if retry:
+            ack["retry"] = True
+        return ack
 
-    def check_text(self, value: Any, what: str, limit: int) -> str | None:
-        """Why `value` is not acceptable, or None when it is."""
-        if not isinstance(value, str):
-            return f"{what} must be a string"
-        if not value.strip():
-            return f"{what} must not be empty"
-        if len(value) > limit:
-            return f"{what} is longer than {limit} characters"
-        return None
+    def _queue_full(self, connection: Connection) -> bool:
+        if connection.waiting < self.settings.message_queue:
+            return False
+        self.queue_refusals += 1
+        return True
 
     async def on_add_user(self, sid: str, username: Any = None, *extra: Any) -> Ack:
         connection = self.connections.get(sid)
         if connection is None:
             return {"ok": False, "error": "not connected"}
-        if connection.username is not None:
-            return await self.refuse(sid, "add user", f"already joined as {connection.username!r}")
-        problem = self.check_text(username, "username", self.settings.max_username_length)
+        name, problem = text.username(username, self.settings.max_username_length)
         if problem:
             return await self.refuse(sid, "add user", problem)
-        name = username.strip()
-        connection.username = name
+        if self._queue_full(connection):
+            return await self.refuse(sid, "add user", "too many events waiting; retry", retry=True)
+        async with self._turn(connection):
+            return await self._join(connection, name)
+
+    async def _join(self, connection: Connection, name: str) -> Ack:
+        sid, pid = connection.sid, connection.pid
+        if connection.username is not None:
+            if connection.username == name:  # a resend of the `add user` that was accepted
+                return {"ok": True, "numUsers": await self.presence.count()}
+            return await self.refuse(sid, "add user", f"already joined as {connection.username!r}")
         try:
-            await self.sessions.save(connection.pid, username=name, sid=sid)
-            num_users = await self.presence.join(connection.pid)
-            # the stream position rides along, so the client can recover even before any broadcast reached it
-            await self.sio.emit("login", ({"numUsers": num_users}, self.fanout.last_id or "0-0"), to=sid)
-            await self.fanout.publish(
-                "user joined", {"username": name, "numUsers": num_users}, connection.pid
-            )
-        except PublishRefused as exc:
-            return await self.refuse(sid, "add user", f"{exc}; retry")
-        except Exception as exc:
-            connection.username = None
-            return await self.refuse(sid, "add user", f"storage unavailable ({type(exc).__name__}); retry")
+            if not await self._durable(lambda: self.presence.claim_name(name, pid)):
+                return await self.refuse(sid, "add user", f"the name {name!r} is taken: choose another one")
+            await self._durable(lambda: self.sessions.save(pid, username=name, sid=sid))
+            num_users = await self._durable(lambda: self.presence.join(pid))
+            await self.fanout.publish("user joined", {"username": name, "numUsers": num_users}, pid)
+        except Unavailable as exc:
+            return await self.refuse(sid, "add user", f"{exc}; retry", retry=True)
+        except Rejected as exc:
+            return await self.refuse(sid, "add user", f"could not store the login: {exc}")
+        connection.username = name
+        # the stream position rides along, so the client can recover even before any broadcast reached it
+        await self.sio.emit("login", ({"numUsers": num_users}, self.fanout.last_id or "0-0"), to=sid)
         return {"ok": True, "numUsers": num_users}
 
     async def on_new_message(self, sid: str, message: Any = None, meta: Any = None, *extra: Any) -> Ack:
         """`new message` (text[, {"id": unique id}]): with an id, a resend of the same id is never broadcast twice;
         without one, only a resend across a recovered reconnection is recognised (same text as the last one)."""
         connection = self.connections.get(sid)
-        if connection is None or connection.username is None:
+        if connection is None:
             return await self.refuse(sid, "new message", "send `add user` before `new message`")
-        problem = self.check_text(message, "message", self.settings.max_message_length)
+        problem = text.check_text(message, "message", self.settings.max_message_length)
         if problem:
             return await self.refuse(sid, "new message", problem)
         message_id = meta.get("id") if isinstance(meta, dict) else None
         if message_id is not None and not (
-            isinstance(message_id, str) and 0 < len(message_id) <= MAX_ID_LENGTH
+            isinstance(message_id, str)
+            and 0 < len(message_id) <= MAX_ID_LENGTH
+            and text.check_text(message_id, "id", MAX_ID_LENGTH) is None
         ):
             return await self.refuse(
                 sid, "new message", f"the message id must be a string of 1 to {MAX_ID_LENGTH} characters"
             )
+        if self._queue_full(connection):
+            return await self.refuse(
+                sid,
+                "new message",
+                f"{self.settings.message_queue} messages already wait on this connection; retry",
+                retry=True,
+            )
+        async with self._turn(connection):
+            return await self._send(connection, message, message_id)
+
+    async def _send(self, connection: Connection, message: str, message_id: str | None) -> Ack:
+        sid, pid = connection.sid, connection.pid
+        if connection.username is None:
+            return await self.refuse(sid, "new message", "send `add user` before `new message`")
         mark = f"id:{message_id}" if message_id else fingerprint(message)
-        if mark == connection.last_fingerprint and (message_id or connection.recovered_from):
+        if (message_id and message_id in connection.recent_ids) or (
+            not message_id and mark == connection.last_fingerprint and connection.recovered_from
+        ):
             self.duplicates_dropped += 1  # a retry of what this session had already accepted
             connection.recovered_from = ""
             return {"ok": True, "duplicate": True}
         wait = connection.messages.take()
         if wait:
-            self.rate_limited += 1
-            return await self.refuse(sid, "new message", f"rate limited: retry in {wait:.1f} s")
-        connection.recovered_from = ""
+            self.rate_limited += 1  # shaped, not refused: the message waits its turn
+            while wait:
+                await asyncio.sleep(wait)
+                wait = connection.messages.take()
+
+        def remember(pipe: Any) -> None:
+            self.sessions.save_in(pipe, pid, last=mark)
+            if message_id:
+                self.sessions.remember_in(pipe, pid, message_id)
+
         try:
             await self.fanout.publish(
                 "new message",
                 {"username": connection.username, "message": message},
-                connection.pid,
-                also=lambda pipe: self.sessions.save_in(pipe, connection.pid, last=mark),
+                pid,
+                also=remember,
+                uid=f"{pid}:{message_id}" if message_id else "",
             )
-        except PublishRefused as exc:
-            return await self.refuse(sid, "new message", f"{exc}; retry")
+        except Unavailable as exc:
+            return await self.refuse(sid, "new message", f"{exc}; retry", retry=True)
+        except Rejected as exc:
+            return await self.refuse(sid, "new message", f"the message could not be stored: {exc}")
+        connection.recovered_from = ""
         connection.last_fingerprint = mark
+        if message_id:
+            connection.recent_ids.add(message_id)
         self.messages_accepted += 1
         return {"ok": True}
 
@@ -286,6 +379,7 @@ class ChatEvents:
         return await self._typing(sid, "stop typing")
 
     async def _typing(self, sid: str, event: str) -> Ack | None:
+        """Typing notices are fleeting: refused over their rate, tried once, never waited for."""
         connection = self.connections.get(sid)
         if connection is None or connection.username is None:
             return await self.refuse(sid, event, f"send `add user` before `{event}`")
@@ -294,8 +388,8 @@ class ChatEvents:
             self.rate_limited += 1
             return await self.refuse(sid, event, f"rate limited: retry in {wait:.1f} s")
         try:
-            await self.fanout.publish(event, {"username": connection.username}, connection.pid)
-        except PublishRefused as exc:
+            await self.fanout.publish(event, {"username": connection.username}, connection.pid, wait=False)
+        except (Unavailable, Rejected) as exc:
             return await self.refuse(sid, event, str(exc))
         return None
 

@@ -6,8 +6,11 @@ reader that lost Redis for a while continues from its last id, so nothing publis
 gives none of that (the anchors note measured 10 % loss over a 1 s Redis restart with python-socketio's manager).
 
 - `publish()` XADDs `[event, data]` with the sender's private session id (to skip the sender), trimming entries
-  older than the window (`MINID ~`). If Redis is unreachable the entry waits in a bounded buffer, in order, and a
-  flusher retries it; past the bound the publish is refused (`PublishRefused`) so the sender can retry.
+  older than the window (`MINID ~`). It returns only once Redis has the entry: that is what lets the caller ack.
+  Connection and timeout errors are retried until the publish timeout (`chat.durable`), then `Unavailable` (the
+  client retries); any other error is `Rejected` at once and never holds up the publishes behind it.
+- After a Redis outage, entries this worker published but never read back (a Redis that restarted empty lost
+  them) are published again by `run_republisher()`.
 - `run_reader()` is the only delivery path, also for the worker's own messages: XREAD from the last id, frame
   each entry once (`42[event, data, "<offset>"]`), write the same bytes to every local client but the sender.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import itertools
 import json
 import logging
@@ -27,6 +31,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chat.durable import Rejected, Unavailable, until_durable
 from chat.engine import ChatServer, frame_payload
 from chat.wire import RawSocket, text_frame
 
@@ -36,13 +41,11 @@ READ_BLOCK_MS = 5000
 READ_COUNT = 500
 RETRY_SECONDS = 0.5
 SEEN_LIMIT = 50_000  # unique ids remembered to drop an entry published twice
+RETRY_FOREVER = float("inf")
+UNCONFIRMED_LIMIT = 10_000  # published entries remembered until read back, to republish after Redis lost them
 
 
 PipelineHook = Callable[[Any], None]
-
-
-class PublishRefused(Exception):
-    """Redis is unreachable and the publish buffer is full: the sender should retry later."""
 
 
 @dataclass
@@ -66,8 +69,9 @@ class FanoutStats:
     published: int = 0
     delivered: int = 0
     entries_read: int = 0
-    buffered_now: int = 0
-    buffer_full_refusals: int = 0
+    waiting_now: int = 0  # publishes retrying while Redis is unreachable
+    unavailable_refusals: int = 0  # publishes given up after the publish timeout (the client retries)
+    rejected: int = 0  # publishes Redis can never take (refused at once)
     publish_retries: int = 0
     gaps: int = 0
     republished: int = 0
@@ -85,7 +89,7 @@ class Fanout:
         key_prefix: str,
         *,
         window_seconds: float,
-        buffer_limit: int,
+        publish_timeout: float,
         now: Callable[[], float] = time.time,
     ) -> None:
         self.sio = sio
@@ -93,22 +97,22 @@ class Fanout:
         self.reader_client = client  # XREAD BLOCK holds a connection: the app gives the reader its own client
         self.stream = f"{key_prefix}:broadcasts"
         self.window_ms = int(window_seconds * 1000)
-        self.buffer_limit = buffer_limit
+        self.publish_timeout = publish_timeout
         self._now = now
         self.local: dict[str, Recipient] = {}  # sid -> recipient, every connected client of this worker
         self.catching_up: dict[str, list[tuple[str, bytes, str]]] = {}  # sid -> live entries held back
         self.last_id: str | None = None
         self.reader_ok = False
         self.stats = FanoutStats()
-        self._buffer: collections.deque[Entry] = collections.deque()
+        self._republish: collections.deque[Entry] = collections.deque()  # lost by Redis, to publish again
         self._unconfirmed: dict[str, Entry] = {}  # published by this worker, not yet read back
         self._seen: set[str] = set()  # unique ids of recently delivered entries
         self._seen_order: collections.deque[str] = collections.deque()
         self._uid_prefix = secrets.token_hex(6) + "-"  # unique ids: this worker's random prefix + a counter
         self._uid_seq = itertools.count()
-        self._buffer_wakeup = asyncio.Event()
-        self._buffer_empty = asyncio.Event()
-        self._buffer_empty.set()
+        self._republish_wakeup = asyncio.Event()
+        self._republish_empty = asyncio.Event()
+        self._republish_empty.set()
 
     # ---- publishing ---------------------------------------------------------------------------------
 
@@ -116,36 +120,53 @@ class Fanout:
         return json.dumps([event, data], separators=(",", ":"), ensure_ascii=False)
 
     async def publish(
-        self, event: str, data: Any, skip_pid: str = "", also: PipelineHook | None = None
+        self,
+        event: str,
+        data: Any,
+        skip_pid: str = "",
+        also: PipelineHook | None = None,
+        *,
+        uid: str = "",
+        wait: bool = True,
     ) -> None:
-        """Send `[event, data]` to every client of every worker but `skip_pid`'s.
+        """Send `[event, data]` to every client of every worker but `skip_pid`'s; returns once Redis has it.
 
-        `also` may add commands to the same round trip (e.g. remember the sender's last message)."""
-        entry = Entry(f"{self._uid_prefix}{next(self._uid_seq):x}", self.encode(event, data), skip_pid)
-        if self._buffer:  # keep the order: behind what is already waiting
-            self._enqueue(entry)
-            return
+        `also` may add commands to the same round trip (e.g. remember the sender's message id). `uid` names the
+        entry across publishes: two entries with one uid are delivered once, whichever workers published them
+        (a client that resent a message to another worker). `wait=False` tries once (a typing notice is not
+        worth waiting for). Raises `durable.Unavailable` (retry later) or `durable.Rejected` (never)."""
         try:
-            await self._xadd(entry, also)
-        except Exception as exc:
-            self._note_error(exc)
-            self._enqueue(entry)
+            payload = self.encode(event, data)
+            payload.encode()  # text that cannot be UTF-8 (a lone surrogate) is refused before Redis sees it
+        except (TypeError, ValueError) as exc:
+            self.stats.rejected += 1
+            raise Rejected(f"cannot encode the broadcast: {exc}") from exc
+        entry = Entry(uid or f"{self._uid_prefix}{next(self._uid_seq):x}", payload, skip_pid)
+        timeout = self.publish_timeout if wait else 0.0
+        self.stats.waiting_now += 1
+        try:
+            await until_durable(lambda: self._xadd(entry, also), timeout, on_retry=self._note_retry)
+        except Unavailable:
+            self.stats.unavailable_refusals += 1
+            raise
+        except Rejected as exc:
+            self.stats.rejected += 1
+            log.error("redis refused a broadcast, dropped: %s", exc)
+            raise
+        finally:
+            self.stats.waiting_now -= 1
 
-    def _enqueue(self, entry: Entry) -> None:
-        if len(self._buffer) >= self.buffer_limit:
-            self.stats.buffer_full_refusals += 1
-            raise PublishRefused(f"Redis is unreachable and {self.buffer_limit} messages already wait")
-        self._buffer.append(entry)
-        self.stats.buffered_now = len(self._buffer)
-        self._buffer_empty.clear()
-        self._buffer_wakeup.set()
+    def _note_retry(self, exc: BaseException) -> None:
+        self.stats.publish_retries += 1
+        if isinstance(exc, Exception):
+            self._note_error(exc)
 
     async def _xadd(self, entry: Entry, also: PipelineHook | None = None) -> None:
         minid = int(self._now() * 1000) - self.window_ms
         fields: dict[Any, Any] = {"p": entry.payload, "s": entry.skip_pid, "u": entry.uid}
         # registered before the XADD: our own reader may read the entry back before the XADD call returns
         entry.published_at = time.monotonic()
-        tracked = len(self._unconfirmed) < self.buffer_limit
+        tracked = len(self._unconfirmed) < UNCONFIRMED_LIMIT
         if tracked:
             self._unconfirmed[entry.uid] = entry
         try:
@@ -162,27 +183,26 @@ class Fanout:
             raise
         self.stats.published += 1
 
-    async def run_flusher(self) -> None:
-        """Retry buffered publishes, in order, until cancelled."""
+    async def run_republisher(self) -> None:
+        """Publish again, in order, what Redis lost in an outage; until cancelled."""
         while True:
-            await self._buffer_wakeup.wait()
-            while self._buffer:
+            await self._republish_wakeup.wait()
+            while self._republish:
+                entry = self._republish[0]
                 try:
-                    await self._xadd(self._buffer[0])
-                except Exception as exc:
-                    self._note_error(exc)
-                    self.stats.publish_retries += 1
-                    await asyncio.sleep(RETRY_SECONDS)
-                    continue
-                self._buffer.popleft()
-                self.stats.buffered_now = len(self._buffer)
-            self._buffer_wakeup.clear()
-            self._buffer_empty.set()
+                    await until_durable(
+                        functools.partial(self._xadd, entry), RETRY_FOREVER, on_retry=self._note_retry
+                    )
+                except Rejected as exc:  # cannot happen for an entry Redis took once; never block the rest
+                    log.error("could not republish %s: %s", entry.uid, exc)
+                self._republish.popleft()
+            self._republish_wakeup.clear()
+            self._republish_empty.set()
 
     async def drain(self, timeout: float) -> bool:
-        """Wait until every buffered publish reached Redis; False if `timeout` passed first."""
+        """Wait until every entry to republish reached Redis; False if `timeout` passed first."""
         try:
-            await asyncio.wait_for(self._buffer_empty.wait(), max(0.0, timeout))
+            await asyncio.wait_for(self._republish_empty.wait(), max(0.0, timeout))
         except TimeoutError:
             return False
         return True
@@ -246,7 +266,9 @@ class Fanout:
         self.stats.republished += len(lost)
         for entry in lost:
             del self._unconfirmed[entry.uid]
-            self._enqueue(entry)
+            self._republish.append(entry)
+        self._republish_empty.clear()
+        self._republish_wakeup.set()
 
     async def _check_gap(self) -> None:
         """After an outage: entries older than the window may have been trimmed past our position."""

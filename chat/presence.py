@@ -8,13 +8,17 @@ sweeps entries older than the TTL (the seed's 8 s). So:
 - a join is ZADD + ZCOUNT, a leave ZREM + ZCOUNT, in one round trip each;
 - the users of a worker that was killed stop counting after the TTL, and are swept soon after.
 
+Usernames are unique among the logged-in users: `<prefix>:name:<casefolded name>` holds the owner's session id
+with the same TTL, claimed with `SET NX` at login, refreshed by the owner's heartbeat and released at logout, so
+the name of a crashed worker's user frees itself after the TTL.
+
 Workers compare their own wall clocks (NTP-synced on Fargate); a skew well under the TTL is harmless.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import redis.asyncio as aioredis
 
@@ -29,6 +33,7 @@ class Presence:
     ) -> None:
         self.client = client
         self.key = f"{key_prefix}:presence"
+        self.name_prefix = f"{key_prefix}:name:"
         self.ttl_ms = int(ttl_seconds * 1000)
         self._now = now
 
@@ -57,13 +62,39 @@ class Presence:
         now = self._now_ms()
         return int(await self.client.zcount(self.key, f"({now - self.ttl_ms}", "+inf"))
 
-    async def heartbeat(self, sids: Iterable[str]) -> int:
-        """Refresh this worker's users and sweep stale entries; returns how many were swept."""
+    def name_key(self, name: str) -> str:
+        return self.name_prefix + name.casefold()
+
+    async def claim_name(self, name: str, sid: str) -> bool:
+        """Take `name` for `sid`; False when another logged-in user holds it (compared case-insensitively)."""
+        key = self.name_key(name)
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(key, sid, nx=True, px=self.ttl_ms)
+            pipe.get(key)
+            _, owner = await pipe.execute()
+        owner_text = owner.decode() if isinstance(owner, bytes) else owner
+        if owner_text != sid:
+            return False
+        await self.client.pexpire(key, self.ttl_ms)
+        return True
+
+    async def release_name(self, name: str, sid: str) -> None:
+        """Free `name` if `sid` still holds it."""
+        key = self.name_key(name)
+        owner = await self.client.get(key)
+        if (owner.decode() if isinstance(owner, bytes) else owner) == sid:
+            await self.client.delete(key)
+
+    async def heartbeat(self, sids: Iterable[str], names: Mapping[str, str] | None = None) -> int:
+        """Refresh this worker's users (and the names they hold: name -> sid) and sweep stale entries; returns
+        how many were swept."""
         now = self._now_ms()
         mapping = dict.fromkeys(sids, now)
         async with self.client.pipeline(transaction=False) as pipe:
             if mapping:
                 pipe.zadd(self.key, mapping)
+            for name, sid in (names or {}).items():
+                pipe.set(self.name_key(name), sid, px=self.ttl_ms)
             pipe.zremrangebyscore(self.key, "-inf", now - self.ttl_ms)
             results = await pipe.execute()
         return int(results[-1])

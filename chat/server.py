@@ -72,7 +72,7 @@ class ChatWorker:
             log.warning("redis unreachable at start-up (%s); /healthz reports it until it answers", exc)
         serve = self._spawn(server.serve(), "serve")
         self._spawn(app.fanout.run_reader(), "fanout-reader")
-        self._spawn(app.fanout.run_flusher(), "fanout-flusher")
+        self._spawn(app.fanout.run_republisher(), "fanout-republisher")
         self._spawn(app.heartbeat(), "heartbeat")
         while not server.started:
             if serve.done():
@@ -100,8 +100,8 @@ class ChatWorker:
         for listener in server.servers:
             listener.close()
         await app.sio.send_everyone_elsewhere()
-        if not await app.fanout.drain(deadline - loop.time() - 1):  # what users sent is published first
-            log.error("stopping with %d messages not yet published", app.fanout.stats.buffered_now)
+        if not await app.fanout.drain(deadline - loop.time() - 1):  # what Redis lost is published again first
+            log.error("stopping with broadcasts lost by Redis not yet published again")
         server.should_exit = True
         try:
             await asyncio.wait_for(asyncio.shield(self._tasks[0]), max(0.1, deadline - loop.time()))

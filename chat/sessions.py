@@ -2,17 +2,45 @@
 
 One Redis hash per private session id (`pid`, never shown to other users): `<prefix>:session:<pid>` holding
 the username, the Socket.IO sid that owns the session now, and the last accepted message's fingerprint (to drop
-a retried duplicate). It expires `window` seconds after its worker last refreshed it: a client that comes back
-within the window, to any worker, is recovered.
+a retried duplicate of a message sent without an id); and one list `<prefix>:ids:<pid>` of the last `RECENT_IDS`
+message ids the session had accepted (exactly-once sends: a resend of any of them is acknowledged, not sent
+again). Both expire `window` seconds after their worker last refreshed them: a client that comes back within the
+window, to any worker, is recovered.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 from collections.abc import Iterable
 from typing import Any
 
 import redis.asyncio as aioredis
+
+RECENT_IDS = 256  # message ids remembered per session: more than any client keeps in flight
+
+
+class RecentIds:
+    """The last `limit` message ids a session had accepted, oldest first."""
+
+    __slots__ = ("_ids", "_order")
+
+    def __init__(self, ids: Iterable[str] = (), limit: int = RECENT_IDS) -> None:
+        self._order: collections.deque[str] = collections.deque(maxlen=limit)
+        self._ids: set[str] = set()
+        for message_id in ids:
+            self.add(message_id)
+
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._ids
+
+    def add(self, message_id: str) -> None:
+        if message_id in self._ids:
+            return
+        if len(self._order) == self._order.maxlen:
+            self._ids.discard(self._order[0])
+        self._order.append(message_id)
+        self._ids.add(message_id)
 
 
 def fingerprint(message: str) -> str:
@@ -24,9 +52,24 @@ class Sessions:
         self.client = client
         self.prefix = f"{key_prefix}:session:"
         self.ttl = max(1, int(window_seconds))
+        self.ids_prefix = f"{key_prefix}:ids:"
 
     def key(self, pid: str) -> str:
         return self.prefix + pid
+
+    def ids_key(self, pid: str) -> str:
+        return self.ids_prefix + pid
+
+    async def recent_ids(self, pid: str) -> list[str]:
+        raw: list[Any] = await self.client.lrange(self.ids_key(pid), 0, -1)
+        return [_text(v) for v in raw]
+
+    def remember_in(self, pipe: Any, pid: str, message_id: str) -> None:
+        """Queue: `message_id` was accepted (on a pipeline the message's XADD uses: one round trip)."""
+        key = self.ids_key(pid)
+        pipe.rpush(key, message_id)
+        pipe.ltrim(key, -RECENT_IDS, -1)
+        pipe.expire(key, self.ttl)
 
     async def load(self, pid: str) -> dict[str, str] | None:
         raw: dict[Any, Any] = await self.client.hgetall(self.key(pid))
@@ -51,11 +94,12 @@ class Sessions:
         async with self.client.pipeline(transaction=False) as pipe:
             for pid, fields in sessions:
                 self.save_in(pipe, pid, **fields)
+                pipe.expire(self.ids_key(pid), self.ttl)
             if len(pipe):
                 await pipe.execute()
 
     async def drop(self, pid: str) -> None:
-        await self.client.delete(self.key(pid))
+        await self.client.delete(self.key(pid), self.ids_key(pid))
 
 
 def _text(value: Any) -> str:

@@ -5,7 +5,7 @@
 //
 //   {"cmd": "connect", "url": "...", "options": {...}}  io(url, {withCredentials: true, ...options})
 //   {"cmd": "login", "name": "..."}                      emitWithAck("add user", name)  -> {"event": "ack"}
-//   {"cmd": "say", "text": "..."}                         emitWithAck("new message", text) -> {"event": "ack"}
+//   {"cmd": "say", "text": "...", "id": "..."}            emitWithAck("new message", text[, {id}]) -> {"event": "ack"}
 //   {"cmd": "state"}                                      -> {"event": "state", ...}
 //   {"cmd": "close"}                                      disconnect, then exit
 //
@@ -69,9 +69,9 @@ function connect(url, options) {
   }
 }
 
-async function ack(ref, event, value) {
+async function ack(ref, event, ...args) {
   try {
-    out("ack", { ref, response: await socket.emitWithAck(event, value) });
+    out("ack", { ref, response: await socket.emitWithAck(event, ...args) });
   } catch (err) {
     out("ack", { ref, error: String(err?.message ?? err) });
   }
@@ -84,7 +84,9 @@ function handle(command) {
     case "login":
       return ack(command.ref ?? command.name, "add user", command.name);
     case "say":
-      return ack(command.ref ?? command.text, "new message", command.text);
+      return command.id === undefined
+        ? ack(command.ref ?? command.text, "new message", command.text)
+        : ack(command.ref ?? command.text, "new message", command.text, { id: command.id });
     case "state":
       return out("state", state());
     case "close":

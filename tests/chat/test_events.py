@@ -1,0 +1,176 @@
+"""The chat protocol's promises (chat/events.py): an ack means Redis has it, no input stops a worker, names are
+unique and visible, and a resent id is delivered once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from support.chat_client import ChatClient
+from support.workers import start_worker
+
+
+class RawClient:
+    """A Socket.IO client written by hand, to send frames no well-behaved client library would."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_ack = 1
+
+    @classmethod
+    async def login(cls, port: int, name: str) -> RawClient:
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+        assert str(await ws.recv()).startswith("0")
+        await ws.send("40")
+        assert str(await ws.recv()).startswith("40")
+        client = cls(ws)
+        assert (await client.call(json.dumps(["add user", name])))["ok"]
+        return client
+
+    async def call(self, event_json: str) -> dict[str, Any]:
+        """Send `42<id><event_json>` as written and return the ack's first argument."""
+        ack_id = self.next_ack
+        self.next_ack += 1
+        await self.ws.send(f"42{ack_id}{event_json}")
+        async with asyncio.timeout(15):
+            while True:
+                frame = str(await self.ws.recv())
+                if frame == "2":
+                    await self.ws.send("3")  # answer the heartbeat
+                elif frame.startswith(f"43{ack_id}["):
+                    answer: dict[str, Any] = json.loads(frame[len(f"43{ack_id}") :])[0]
+                    return answer
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+@pytest.mark.parametrize("with_id", [True, False], ids=["with-id", "without-id"])
+async def test_a_lone_surrogate_is_refused_and_the_worker_keeps_broadcasting(
+    shared_redis_url: str, key_prefix: str, with_id: bool
+) -> None:
+    worker = start_worker(shared_redis_url, key_prefix)
+    bob = ChatClient("bob")
+    raw: RawClient | None = None
+    try:
+        raw = await RawClient.login(worker.port, "mallory")
+        await bob.connect(worker.url, ["websocket"])
+        await bob.login()
+        meta = ',{"id":"x"}' if with_id else ""
+        ack = await raw.call('["new message","\\udfff"' + meta + "]")  # JSON's escape of a lone surrogate
+        assert ack["ok"] is False and "surrogate" in ack["error"] and "retry" not in ack, ack
+        assert (await raw.call('["new message","after the bad one",{"id":"y"}]')) == {"ok": True}
+        assert (await bob.say("bob still talks"))["ok"]
+        heard = await bob.wait_for("new message", lambda d: d["username"] == "mallory")
+        assert heard["message"] == "after the bad one"
+        async with httpx.AsyncClient(base_url=worker.url, timeout=5) as http:
+            assert (await http.get("/healthz")).status_code == 200
+    finally:
+        if raw is not None:
+            await raw.close()
+        await bob.close()
+        worker.stop()
+
+
+async def test_usernames_are_unique_across_workers_and_free_again_after_a_logout(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    workers = [start_worker(shared_redis_url, key_prefix, LEAVE_GRACE="0") for _ in range(2)]
+    alice, impostor, zoe = ChatClient("alice"), ChatClient("ALICE"), ChatClient("zoe")
+    try:
+        await alice.connect(workers[0].url, ["websocket"])
+        assert (await alice.login())["ok"]
+        await impostor.connect(workers[1].url, ["websocket"])
+        refused = await impostor.login()
+        assert refused == {"ok": False, "error": "the name 'ALICE' is taken: choose another one"}
+        hidden = await impostor.login("ali\u200bce")
+        assert not hidden["ok"] and "U+200B" in hidden["error"], hidden
+        await zoe.connect(workers[1].url, ["websocket"])
+        assert (await zoe.login())["ok"]
+        await alice.close()  # a logout frees the name at once
+        await zoe.wait_for("user left", lambda d: d["username"] == "alice")
+        assert (await impostor.login())["ok"]
+    finally:
+        for client in (impostor, zoe):
+            await client.close()
+        for worker in workers:
+            worker.stop()
+
+
+async def test_resending_several_ids_delivers_each_message_once(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    worker = start_worker(shared_redis_url, key_prefix)
+    sender, receiver = ChatClient("sender"), ChatClient("receiver")
+    try:
+        for client in (sender, receiver):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        first = [await sender.sio.call("new message", (t, {"id": t}), timeout=10) for t in "ABC"]
+        again = [await sender.sio.call("new message", (t, {"id": t}), timeout=10) for t in "ABC"]
+        assert first == [{"ok": True}] * 3
+        assert again == [{"ok": True, "duplicate": True}] * 3
+        assert (await sender.say("D"))["ok"]
+        await receiver.wait_for("new message", lambda d: d["message"] == "D")
+        assert [m["message"] for m in receiver.received("new message")] == ["A", "B", "C", "D"]
+    finally:
+        await sender.close()
+        await receiver.close()
+        worker.stop()
+
+
+async def test_no_ok_ack_until_redis_has_the_message(private_redis: Any, key_prefix: str) -> None:
+    """Redis frozen (SIGSTOP): the message waits, unacknowledged; once Redis answers it is stored, acked and sent."""
+    worker = start_worker(private_redis.url, key_prefix, PUBLISH_TIMEOUT="30")
+    sender, receiver = ChatClient("sender"), ChatClient("receiver")
+    try:
+        for client in (sender, receiver):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        private_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            pending = asyncio.ensure_future(
+                sender.sio.call("new message", ("held", {"id": "h1"}), timeout=30)
+            )
+            await asyncio.sleep(7.0)  # longer than the worker's Redis socket timeout (5 s)
+            assert not pending.done(), f"acked while Redis could not store it: {pending.result()}"
+        finally:
+            private_redis.process.send_signal(signal.SIGCONT)
+        assert await pending == {"ok": True}
+        heard = await receiver.wait_for("new message", lambda d: d["username"] == "sender", timeout=15)
+        assert heard["message"] == "held"
+    finally:
+        await sender.close()
+        await receiver.close()
+        worker.stop()
+
+
+async def test_redis_down_past_the_publish_timeout_gives_a_retryable_refusal_and_the_resend_goes_through(
+    private_redis: Any, key_prefix: str
+) -> None:
+    worker = start_worker(private_redis.url, key_prefix, PUBLISH_TIMEOUT="1")
+    sender, receiver = ChatClient("sender"), ChatClient("receiver")
+    try:
+        for client in (sender, receiver):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        private_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            refused = await sender.sio.call("new message", ("later", {"id": "l1"}), timeout=20)
+        finally:
+            private_redis.process.send_signal(signal.SIGCONT)
+        assert refused["ok"] is False and refused["retry"] is True and "retry" in refused["error"], refused
+        assert (await sender.sio.call("new message", ("later", {"id": "l1"}), timeout=20)) == {"ok": True}
+        await receiver.wait_for("new message", lambda d: d["message"] == "later", timeout=15)
+        await asyncio.sleep(0.3)
+        assert [m["message"] for m in receiver.received("new message")] == ["later"]
+    finally:
+        await sender.close()
+        await receiver.close()
+        worker.stop()
