@@ -8,10 +8,13 @@ Map (aws-scaling-semantics.md §4.6-4.9 and §5 are the rules):
 - `health` — `HealthChecker`: `GET HealthCheckPath` every interval with the timeout and matcher, on a Clock.
 - `router` — pure routing: healthy targets (fail open when none is), round robin or least outstanding
   requests, `AWSALB` / `AWSALBCORS` stickiness cookies.
-- `proxy` — `LoadBalancer`: the listener; closes a target's connections when its draining ends.
-- `session` — one client connection: HTTP/1.1 keep-alive, each request routed on its own, 502 / 503.
+- `proxy` — `LoadBalancer`: the listener; closes a target's connections when its draining ends; the idle and
+  request-head timeouts.
+- `session` — one client connection: HTTP/1.1 keep-alive, each request routed on its own, bodies streamed both
+  ways, 400 / 408 / 502 / 503.
 - `upstream` — one proxy -> target connection. `tunnel` — the byte pumps after a WebSocket upgrade.
-- `http` — h11 helpers and header rewriting (X-Forwarded-*). `tasks` — named, logged background tasks.
+- `http` — h11 helpers, what the ALB refuses (HTTP/1.0 without Host, desync mitigation), header rewriting
+  (hop-by-hop, one framing header, X-Forwarded-*).
 
 Usage:
 

@@ -3,7 +3,20 @@
 When a target starts draining it closes the idle kept-alive connections to it; when the target
 becomes `unused` (its deregistration delay ended) it closes every connection still open to it
 (WebSockets and requests in flight included). It also closes connections that carried no data for
-the idle timeout (the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock).
+the idle timeout (the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock), and
+connections whose request head is not complete within the header timeout (`header_timeout_seconds`,
+on the Clock too).
+
+The header timeout is what stops a slowloris (a head sent a byte at a time, or never finished), which
+the idle timeout alone does not: each byte resets it. AWS documents no separate setting for it. What
+it documents is the idle timeout, default 60 s, and that the ALB answers `408 Request Timeout` when
+"the client did not send data before the idle timeout period expired" (Troubleshoot your Application
+Load Balancers, HTTP 408); the ALB's other connection timer, `client_keep_alive.seconds` (default
+3600 s), bounds a whole kept-alive connection, not a head. So the default is the idle timeout's 60 s,
+counted once per head, from the connection's accept for its first request and from the head's first
+byte for the next ones; bytes trickling in do not extend it. When it expires, a connection that sent
+part of a head gets the ALB's 408 and is closed; one that sent nothing is just closed, as an idle
+connection is.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ class LoadBalancer:
         clock: Clock | None = None,
         *,
         idle_timeout_seconds: float = 60.0,
+        header_timeout_seconds: float = 60.0,
         wall_time: Callable[[], float] = time.time,
     ) -> None:
         settings = target_group.settings
@@ -42,6 +56,7 @@ class LoadBalancer:
         self.drop_cookies = drop_cookies
         self.clock: Clock = clock if clock is not None else WallClock()
         self.idle_timeout_seconds = idle_timeout_seconds
+        self.header_timeout_seconds = header_timeout_seconds
         self.wall_time = wall_time
         self.router = Router(
             algorithm=settings.load_balancing_algorithm,
@@ -63,7 +78,7 @@ class LoadBalancer:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._unsubscribe = self.target_group.subscribe(self._on_target_state)
-        self._tasks.spawn(self._idle_watch(), f"alb-idle-watch-{self.port}")
+        self._tasks.spawn(self._timeout_watch(), f"alb-timeout-watch-{self.port}")
         log.info("load balancer listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -115,12 +130,21 @@ class LoadBalancer:
             for session in list(self.sessions):
                 session.close_target(target_id, in_flight_too=new is TargetState.UNUSED)
 
-    async def _idle_watch(self) -> None:
-        period = max(self.idle_timeout_seconds / 4, 0.01)
+    async def _timeout_watch(self) -> None:
+        """Every quarter of the shorter timeout: close idle connections and those whose head is overdue."""
+        period = max(min(self.idle_timeout_seconds, self.header_timeout_seconds) / 4, 0.01)
         while True:
             await self.clock.sleep(period)
-            deadline = self.clock.now() - self.idle_timeout_seconds
+            now = self.clock.now()
             for session in list(self.sessions):
-                if session.last_active < deadline:
+                if session.last_active < now - self.idle_timeout_seconds:
                     log.debug("%s: idle for %ss, closing", session.name, self.idle_timeout_seconds)
                     session.abort()
+                elif (
+                    session.head_started is not None
+                    and session.head_started < now - self.header_timeout_seconds
+                ):
+                    log.debug(
+                        "%s: no request head in %ss, closing", session.name, self.header_timeout_seconds
+                    )
+                    session.head_timed_out()

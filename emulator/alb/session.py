@@ -1,9 +1,20 @@
 """One client connection to the load balancer: HTTP/1.1 keep-alive, each request routed on its own.
 
-For each request: read it whole (h11), ask the router for a target, reuse this connection's upstream
-when it goes to the same target (else open a new one), forward, and stream the response back with
-the stickiness cookies. A `101` from the target turns the connection into a byte tunnel to that target.
-A refused connection, or a target that breaks before answering, gets the ALB's 502; no target, 503.
+For each request: read its head (h11), refuse what the ALB refuses (`http.refusal`: 400), ask the router
+for a target, reuse this connection's upstream when it goes to the same target (else open a new one),
+and stream the request body to it as it arrives: memory stays bounded (about one `READ_SIZE` read and
+the socket buffers) whatever the body's size, and, like the ALB for instance and IP targets, there is no
+body size limit. The response streams back the same way, with the stickiness cookies. A `101` from the
+target on a WebSocket handshake turns the connection into a byte tunnel to that target. A refused
+connection, or a target that breaks before answering, gets the ALB's 502; no target, 503. A request
+framed by both `Content-Length` and `Transfer-Encoding` is forwarded by the latter alone, and both
+connections close after its response (the ALB's default `defensive` desync mitigation). The request
+head has a deadline, enforced by the listener (`LoadBalancer.header_timeout_seconds`): `head_started`
+says since when one is due.
+
+A kept-alive upstream that turns out stale is retried once on a fresh connection, when the whole
+request was still in hand (its body had arrived with its head); a body already streamed cannot be sent
+twice.
 """
 
 from __future__ import annotations
@@ -30,6 +41,10 @@ class TargetBroke(Exception):
     """The target refused, reset or closed the connection before its response began."""
 
 
+class TargetStoppedReading(Exception):
+    """The target's connection failed while the request body was being forwarded."""
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     target_group: TargetGroup
@@ -47,10 +62,16 @@ class ClientSession:
         self.config = config
         self.reader, self.writer = reader, writer
         self.name = name
-        self.conn = h11.Connection(h11.SERVER)
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=http.MAX_HEAD_SIZE)
         self.upstream: Upstream | None = None
         self.busy = False
+        self.closed = False
+        self.close_after = False  # this request's framing was ambiguous: close both connections after it
         self.last_active = config.clock.now()
+        # When the request head now awaited became due: at accept for the first, at its first byte for the
+        # next ones on a kept-alive connection (silence between requests is the idle timeout's business);
+        # None while a request is being handled.
+        self.head_started: float | None = self.last_active
         peer = writer.get_extra_info("peername")
         self.client_ip = str(peer[0]) if peer else "127.0.0.1"
 
@@ -69,18 +90,49 @@ class ClientSession:
 
     async def _serve_one(self) -> bool:
         """Handle one request; True when the connection can carry another."""
-        event = await http.next_event(self.conn, self.reader, self.touch)
+        event = await self._client_event()
         if not isinstance(event, h11.Request):
             return False
+        self.head_started = None
         self.busy = True
+        self.close_after = False
         try:
             upgraded = await self._handle(event)
         finally:
             self.busy = False
         return not upgraded and self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
 
+    async def _client_event(self) -> h11.Event | type[h11.PAUSED]:
+        """The client's next h11 event, reading as needed."""
+        while True:
+            event = self.conn.next_event()
+            if event is h11.PAUSED or isinstance(event, h11.Event):
+                return event
+            await self._receive()
+
+    async def _receive(self) -> None:
+        """One read from the client into h11 (after a `100 Continue` when the client awaits one)."""
+        if self.conn.client_is_waiting_for_100_continue:
+            http.send(self.conn, self.writer, h11.InformationalResponse(status_code=100, headers=[]))
+        data = await self.reader.read(http.READ_SIZE)
+        self.touch()
+        if data and self.head_started is None and self.conn.their_state is h11.IDLE:
+            self.head_started = self.last_active  # the first byte of the next request head
+        self.conn.receive_data(data)
+
     def touch(self) -> None:
         self.last_active = self.config.clock.now()
+
+    def head_timed_out(self) -> None:
+        """No complete request head within the header timeout: the ALB's 408 when part of one came (a
+        slowloris), then close; a connection that sent nothing is closed without a word."""
+        if self.closed:
+            return
+        partial, _ = self.conn.trailing_data
+        if partial and self.conn.our_state is h11.IDLE:
+            with contextlib.suppress(RuntimeError):
+                self.writer.write(http.error_bytes(408))
+        self.abort()
 
     def close_target(self, target_id: str, *, in_flight_too: bool) -> None:
         """Drop an idle kept-alive connection to the target; with `in_flight_too` (its deregistration
@@ -99,6 +151,7 @@ class ClientSession:
         return self.upstream
 
     def abort(self) -> None:
+        self.closed = True
         if self.upstream is not None:
             self.upstream.abort()
             self.upstream = None
@@ -108,18 +161,23 @@ class ClientSession:
     # -- one request --------------------------------------------------------------------------
     async def _handle(self, request: h11.Request) -> bool:
         """Forward one request; True when the connection became a tunnel (and has now ended)."""
-        body = await self._read_body()
+        status = http.refusal(request)
+        if status is not None:
+            await self._error(status)
+            return False
+        self.close_after = http.ambiguous_framing(request.headers)
+        body, complete = self._buffered_body()
         cookie = None if self.config.drop_cookies else http.header(request.headers, b"cookie")
         tg = self.config.target_group
         decision = self.config.router.choose(tg.describe(), cookie, self.config.wall_time())
         if decision is None:
             await self._error(503)
             return False
-        upgrade = http.is_upgrade(request.headers)
+        upgrade = http.is_upgrade(request.headers) and not self.close_after
         target_id = decision.target.target_id
         tg.request_started(target_id)  # in flight until the response ends (a WebSocket is a connection)
         try:
-            response = await self._exchange(decision, request, body, upgrade)
+            response = await self._exchange(decision, request, body, complete, upgrade)
             headers = self._response_headers(decision, response, upgrade)
             if not (upgrade and response.status_code == 101):
                 head = h11.Response(status_code=response.status_code, headers=headers, reason=response.reason)
@@ -134,34 +192,64 @@ class ClientSession:
         await self._tunnel(headers)
         return True
 
-    async def _read_body(self) -> list[bytes]:
-        chunks: list[bytes] = []
+    def _buffered_body(self) -> tuple[list[h11.Data], bool]:
+        """The request body that has already arrived with its head (no socket read), and whether that is all
+        of it: a request whole in hand can be answered with keep-alive, and replayed on a stale upstream."""
+        chunks: list[h11.Data] = []
         while True:
-            if self.conn.client_is_waiting_for_100_continue:
-                http.send(self.conn, self.writer, h11.InformationalResponse(status_code=100, headers=[]))
-            event = await http.next_event(self.conn, self.reader, self.touch)
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                return chunks, False
             if isinstance(event, h11.Data):
-                chunks.append(bytes(event.data))
+                chunks.append(event)
             elif isinstance(event, h11.EndOfMessage):
-                return chunks
+                return chunks, True
             else:
                 raise h11.RemoteProtocolError(f"unexpected {event!r} in a request body")
 
+    async def _stream_body(self, upstream: Upstream) -> None:
+        """Forward the rest of the request body as it arrives: what one read brought goes to the target, which
+        must take it (back-pressure) before the next read. The client's errors propagate; the target's become
+        `TargetStoppedReading` (it may have answered already)."""
+        while True:
+            event = self.conn.next_event()
+            try:
+                if event is h11.NEED_DATA:
+                    await upstream.writer.drain()
+                elif isinstance(event, h11.Data):
+                    http.send(upstream.conn, upstream.writer, event)
+                    continue
+                elif isinstance(event, h11.EndOfMessage):
+                    http.send(upstream.conn, upstream.writer, h11.EndOfMessage())  # trailers stop here
+                    await upstream.writer.drain()
+                    return
+                else:
+                    raise h11.RemoteProtocolError(f"unexpected {event!r} in a request body")
+            except OSError as exc:
+                raise TargetStoppedReading(repr(exc)) from exc
+            await self._receive()
+
     async def _exchange(
-        self, decision: Decision, request: h11.Request, body: list[bytes], upgrade: bool
+        self,
+        decision: Decision,
+        request: h11.Request,
+        body: list[h11.Data],
+        complete: bool,
+        upgrade: bool,
     ) -> h11.Response | h11.InformationalResponse:
-        """Send the request to the target and wait for its response head; retry once on a stale connection."""
+        """Send the request to the target and wait for its response head; retry once on a stale connection
+        when the request was whole in hand."""
         reused = await self._upstream_for(decision)
         try:
-            return await self._send_and_receive(request, body, upgrade)
+            return await self._send_and_receive(request, body, complete, upgrade)
         except TargetBroke:
-            if not reused:
+            if not (reused and complete):
                 raise
         log.debug(
             "%s: kept-alive connection to %s was stale; reconnecting", self.name, decision.target.target_id
         )
         await self._upstream_for(decision)
-        return await self._send_and_receive(request, body, upgrade)
+        return await self._send_and_receive(request, body, complete, upgrade)
 
     async def _upstream_for(self, decision: Decision) -> bool:
         """Make `self.upstream` a usable connection to the chosen target; True when it was reused."""
@@ -180,18 +268,28 @@ class ClientSession:
         return False
 
     async def _send_and_receive(
-        self, request: h11.Request, body: list[bytes], upgrade: bool
+        self, request: h11.Request, body: list[h11.Data], complete: bool, upgrade: bool
     ) -> h11.Response | h11.InformationalResponse:
         upstream = self._live_upstream()
         cfg = self.config
         headers = http.request_headers(
             request, self.client_ip, cfg.lb_port, drop_cookies=cfg.drop_cookies, upgrade=upgrade
         )
+        forwarded = h11.Request(method=request.method, target=request.target, headers=headers)
         try:
-            forwarded = h11.Request(method=request.method, target=request.target, headers=headers)
-            chunks = [h11.Data(data=chunk) for chunk in body]
-            http.send(upstream.conn, upstream.writer, forwarded, *chunks, h11.EndOfMessage())
+            end = [h11.EndOfMessage()] if complete else []
+            http.send(upstream.conn, upstream.writer, forwarded, *body, *end)
             await upstream.writer.drain()
+        except (OSError, h11.ProtocolError) as exc:
+            upstream.abort()
+            self.upstream = None
+            raise TargetBroke(repr(exc)) from exc
+        if not complete:
+            try:
+                await self._stream_body(upstream)
+            except TargetStoppedReading as exc:
+                log.debug("%s: target stopped reading the request body: %s", self.name, exc)
+        try:
             while True:
                 event = await http.next_event(upstream.conn, upstream.reader, self.touch)
                 if isinstance(event, h11.InformationalResponse) and event.status_code != 101:
@@ -212,6 +310,7 @@ class ClientSession:
             decision.set_cookies,
             drop_cookies=self.config.drop_cookies,
             upgrade=upgrade and response.status_code == 101,
+            close=self.close_after,
         )
 
     async def _relay_body(self, head: h11.Response) -> None:
@@ -236,7 +335,9 @@ class ClientSession:
                 http.send(self.conn, self.writer, *pending, h11.EndOfMessage())
                 await self.writer.drain()
                 upstream.finish_cycle()
-                if self.config.target_group.state(upstream.target_id) is TargetState.DRAINING:
+                if self.close_after:
+                    upstream.close()  # an ambiguously framed request: neither connection carries another
+                elif self.config.target_group.state(upstream.target_id) is TargetState.DRAINING:
                     upstream.close()  # the last request it gets on this connection
                 if not upstream.reusable:
                     self.upstream = None
@@ -259,7 +360,7 @@ class ClientSession:
 
     async def _bad_request(self) -> None:
         """Answer a request h11 could not parse with the ALB's 400, when no response has begun."""
-        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+        if not self.closed and self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             with contextlib.suppress(ConnectionError, h11.LocalProtocolError):
                 await self._error(400)
 

@@ -1,4 +1,5 @@
-"""Fixtures for the load balancer's tests (`alb_settings`, `backends`, `balancer`), and the backends.
+"""Fixtures for the load balancer's tests (`alb_settings`, `backends`, `balancer`, `recording_target`), and
+the backends.
 
 Small real backends for the load balancer's tests: uvicorn servers on free ports that say who they are.
 
@@ -6,6 +7,9 @@ Routes: `/healthz` (status set by the test), `/whoami` (the backend's name), `/h
 headers as JSON), `/poll` (a long poll released by `POST /push` on the same backend), `/slow` (answers
 after the test sets `release`), and a WebSocket at `/ws` that greets with its name and echoes text and
 binary messages.
+
+`RecordingTarget` is a bare asyncio + h11 target that shows what arrived on the wire: each request's raw
+headers and body, and the body bytes received so far while a request is still coming in.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
+import h11
 import pytest
 import uvicorn
 
@@ -139,6 +145,86 @@ class Backend:
         self._server = None
 
 
+@dataclass
+class Recorded:
+    method: bytes
+    target: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    done: bool = False
+
+    def header(self, name: bytes) -> list[bytes]:
+        return [value for key, value in self.headers if key == name]
+
+
+@dataclass
+class RecordingTarget:
+    """A target that records requests as they arrive and answers `200` with the body's length."""
+
+    port: int = 0
+    requests: list[Recorded] = field(default_factory=list)
+    connections: int = 0
+    _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def received(self) -> int:
+        """Body bytes of the latest request received so far."""
+        return len(self.requests[-1].body) if self.requests else 0
+
+    async def wait_received(self, count: int) -> None:
+        async with self._progress:
+            await self._progress.wait_for(lambda: self.received >= count)
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        conn = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await reader.read(65536))
+                elif isinstance(event, h11.Request):
+                    self.requests.append(
+                        Recorded(event.method, event.target, list(event.headers.raw_items()))
+                    )
+                elif isinstance(event, h11.Data):
+                    self.requests[-1].body += bytes(event.data)
+                    await self._notify()
+                elif isinstance(event, h11.EndOfMessage):
+                    self.requests[-1].done = True
+                    body = str(len(self.requests[-1].body)).encode()
+                    headers = [("Content-Length", str(len(body)))]
+                    writer.write(conn.send(h11.Response(status_code=200, headers=headers)) or b"")
+                    writer.write(conn.send(h11.Data(data=body)) or b"")
+                    writer.write(conn.send(h11.EndOfMessage()) or b"")
+                    await writer.drain()
+                    if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
+                        return
+                    conn.start_next_cycle()
+                else:
+                    return
+        except (ConnectionError, h11.ProtocolError):
+            return
+        finally:
+            writer.close()
+
+
+@asynccontextmanager
+async def recording(target: RecordingTarget | None = None) -> AsyncIterator[RecordingTarget]:
+    target = target or RecordingTarget()
+    server = await asyncio.start_server(target.handle, "127.0.0.1", 0)
+    target.port = int(server.sockets[0].getsockname()[1])
+    try:
+        yield target
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 @asynccontextmanager
 async def running_backends(count: int) -> AsyncIterator[list[Backend]]:
     backends = [Backend(f"b{i}") for i in range(count)]
@@ -196,12 +282,13 @@ async def balancer(
     drop_cookies: bool = False,
     healthy: bool = True,
     wall_time: Callable[[], float] = time.time,
+    **lb_options: Any,
 ) -> AsyncIterator[tuple[TargetGroup, LoadBalancer]]:
     clock = clock or WallClock()
     tg = TargetGroup(tg_settings, clock)
     if healthy:
         make_healthy(tg, backends)
-    lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock, wall_time=wall_time)
+    lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock, wall_time=wall_time, **lb_options)
     await lb.start()
     try:
         yield tg, lb
@@ -224,5 +311,12 @@ def backends() -> Callable[[int], Any]:
 
 @pytest.fixture
 def balancer_for() -> Callable[..., Any]:
-    """`async with balancer_for(settings, backends, clock=..., drop_cookies=...) as (tg, lb):`"""
+    """`async with balancer_for(settings, backends, clock=..., drop_cookies=..., **LoadBalancer options) as
+    (tg, lb):`"""
     return balancer
+
+
+@pytest.fixture
+def recording_target() -> Callable[[], Any]:
+    """`async with recording_target() as target:` a `RecordingTarget` on a free port."""
+    return recording

@@ -312,3 +312,79 @@ async def test_draining_lets_requests_in_flight_finish_and_drops_idle_connection
         assert (await slow).text == "b0"  # it completes on the draining target
         assert tg.describe(["b0"])[0].open_connections == 0
         assert await whoami(idle) == "b1"  # the idle client simply moves on
+
+
+async def eventually(predicate: Any, what: str) -> None:
+    """Wait (real time, bounded) until the proxy has caught up with what the test sent."""
+    for _ in range(500):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_a_request_head_sent_a_byte_at_a_time_gets_a_408_at_the_header_timeout(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    clock = VirtualClock()
+    async with backends(1) as bs, balancer_for(alb_settings(), bs, clock=clock) as (_, lb):  # defaults: 60 s
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        sent = b""
+        for byte in b"GET /whoami HTTP/1.1\r\n"[:14]:  # a slowloris: the head never ends
+            writer.write(bytes([byte]))
+            sent += bytes([byte])
+            await eventually(
+                lambda sent=sent: [s.conn.trailing_data[0] for s in lb.sessions] == [sent],
+                "the proxy read the byte",
+            )
+            await clock.advance(5)  # a byte every 5 s: never idle for the 60 s idle timeout
+        assert [s.writer.is_closing() for s in lb.sessions] == [False]  # 70 s after accept; checked at 60 s
+        await clock.advance(10)  # 80 s: the check after the deadline (every 15 s) has run
+        answer = await asyncio.wait_for(reader.read(), 5)  # the 408, then EOF
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"\r\nConnection: close\r\n" in answer
+    assert bs[0].requests == 0
+
+
+async def test_a_connection_that_sends_nothing_closes_at_the_header_timeout(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    clock = VirtualClock()
+    async with (
+        backends(1) as bs,
+        balancer_for(alb_settings(), bs, clock=clock, header_timeout_seconds=10) as (_, lb),
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        await eventually(lambda: len(lb.sessions) == 1, "the proxy accepted the connection")
+        await clock.advance(5)
+        assert [s.writer.is_closing() for s in lb.sessions] == [False]
+        # 13 s: past the header timeout (checked every 2.5 s), well before the idle timeout
+        await clock.advance(8)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without a word
+        writer.close()
+
+
+async def test_the_header_timeout_covers_the_head_only(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    clock = VirtualClock()
+    async with (
+        backends(1) as bs,
+        balancer_for(alb_settings(), bs, clock=clock, header_timeout_seconds=10) as (_, lb),
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"POST /push HTTP/1.1\r\nHost: lb\r\nContent-Length: 4\r\n\r\n")
+        await eventually(lambda: [s.head_started for s in lb.sessions] == [None], "the proxy read the head")
+        for byte in b"body":  # a slow body: the idle timeout's business, not this one's
+            await clock.advance(5)
+            writer.write(bytes([byte]))
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert await asyncio.wait_for(reader.readexactly(len(b"b0:pushed:body")), 5) == b"b0:pushed:body"
+        await clock.advance(30)  # kept alive and silent for longer than the header timeout
+        writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert bs[0].requests == 2
