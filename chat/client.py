@@ -60,12 +60,16 @@ class RecoveringClient(socketio.AsyncClient):  # type: ignore[misc]
     async def call_with_retry(
         self, event: str, *args: Any, ack_timeout: float = 5.0, retries: int = 5, backoff: float = 0.5
     ) -> Any:
-        """Emit and wait for the ack; on timeout or disconnection send again (at-least-once)."""
+        """Emit and wait for the ack; on timeout, disconnection or a retryable refusal (`{"ok": false, "retry":
+        true}`: the server stored nothing) send again (at-least-once). Returns the last ack."""
         for attempt in range(retries + 1):
             try:
-                return await self.call(event, args[0] if len(args) == 1 else args, timeout=ack_timeout)
+                ack = await self.call(event, args[0] if len(args) == 1 else args, timeout=ack_timeout)
             except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
                 if attempt == retries:
                     raise
-                await asyncio.sleep(backoff * (attempt + 1))
+            else:
+                if not (isinstance(ack, dict) and ack.get("retry") is True) or attempt == retries:
+                    return ack
+            await asyncio.sleep(backoff * (attempt + 1))
         raise AssertionError("unreachable")

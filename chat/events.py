@@ -177,8 +177,11 @@ class ChatEvents:
         task.add_done_callback(connection.tasks.discard)
 
     async def _recover(self, sid: str, eio_sid: str, pid: str, offset: str) -> Admission | None:
+        # a short Redis outage should not cost the session; the wait stays under the heartbeat's timeout, since
+        # this connection's packets (its pongs too) are read only once CONNECT is answered
+        patience = min(self.settings.publish_timeout, self.settings.ping_interval)
         try:
-            session = await self.sessions.load(pid)
+            session = await until_durable(lambda: self.sessions.load(pid), patience)
             recent = await self.sessions.recent_ids(pid) if session is not None else []
         except Exception as exc:
             log.warning("recovery of %s impossible now: %s", pid, exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Any
 
@@ -188,3 +189,54 @@ async def test_a_client_that_stops_reading_is_cut_off(shared_redis_url: str, key
         await bob.close()
         raw.close()
         worker.stop()
+
+
+@pytest.mark.slow
+async def test_redis_down_then_the_senders_worker_sigkilled_loses_no_acked_message(
+    private_redis: Any, key_prefix: str
+) -> None:
+    """Redis frozen for 7.5 s while a client sends; 6.5 s in, the sender's worker is SIGKILLed. Nothing it had acked
+    may be lost: an ack only ever came for what Redis held, and the client sends the rest again, with the same
+    ids, through the load balancer to the survivor."""
+    async with deployment(private_redis.url, key_prefix, workers=2) as dep:
+        sender = ChatClient("sender", reconnection=True)
+        await sender.connect(dep.url, ["websocket"])
+        await sender.login()
+        [victim] = dep.target_of_connections()
+        survivor = next(t for t in dep.workers if t != victim)
+        receiver = ChatClient("receiver")
+        acked: list[str] = []
+
+        async def outage() -> None:
+            await asyncio.sleep(1.0)
+            private_redis.process.send_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(6.5)  # longer than the worker's Redis socket timeout (5 s)
+                dep.workers[victim].kill()
+                await asyncio.sleep(1.0)
+            finally:
+                private_redis.process.send_signal(signal.SIGCONT)
+
+        try:
+            await receiver.connect(dep.workers[survivor].url, ["websocket"])
+            await receiver.login()
+            faulting = asyncio.ensure_future(outage())
+            for i in range(80):
+                text = f"m{i:03d}"
+                ack = await sender.sio.call_with_retry(
+                    "new message", text, {"id": text}, ack_timeout=5, retries=20
+                )
+                assert ack.get("ok"), (text, ack)
+                acked.append(text)
+                await asyncio.sleep(0.1)
+            await faulting
+            await receiver.wait_for("new message", lambda d: d["message"] == acked[-1], timeout=20)
+            await asyncio.sleep(0.5)  # a late duplicate would arrive now
+            got = texts(receiver, "sender")
+            assert got == acked, (
+                f"missing {sorted(set(acked) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+            )
+            assert dep.target_of_connections() == [survivor]
+        finally:
+            await sender.close()
+            await receiver.close()

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from conftest import missing
 
+from emulator.alb import TargetState
 from support.alb import Deployment, deployment
 from support.chat_client import ChatClient
 
@@ -429,3 +430,88 @@ async def test_official_client_retry_of_a_message_whose_ack_was_lost_is_not_sent
 
 def texts(client: ChatClient) -> list[str]:
     return [m["message"] for m in client.received("new message") if m["username"] == "node"]
+
+
+async def send_through_a_fault(
+    js: OfficialClient, receiver: ChatClient, fault: Callable[[], Awaitable[None]], count: int, rate: float
+) -> list[str]:
+    """The official client sends `count` messages with ids at `rate` per second while `fault()` runs; every one
+    must be acked `{"ok": true}` (the worker's default rate limit included) and reach `receiver` exactly once,
+    in order."""
+    sent = [f"f{i:03d}" for i in range(count)]
+    faulting = asyncio.ensure_future(fault())
+    for text in sent:
+        js.send("say", text=text, id=f"id-{text}")
+        await asyncio.sleep(1 / rate)
+    await faulting
+    acks = [await js.ack(text, timeout=60) for text in sent]
+    refused = [(text, a) for text, a in zip(sent, acks, strict=True) if not a.get("response", {}).get("ok")]
+    assert not refused, f"{len(refused)} not acked ok, e.g. {refused[:3]}"
+    await wait_until(lambda: len(texts(receiver)) >= len(sent), timeout=20)
+    await asyncio.sleep(0.5)  # a late duplicate would arrive now
+    got = texts(receiver)
+    assert got == sent, f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+    return sent
+
+
+@pytest.mark.slow
+async def test_official_client_loses_nothing_while_its_worker_is_frozen_for_20_s(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    """SIGSTOP for 20 s: the client queues, gives up on the frozen worker, recovers on the survivor and flushes
+    its queue there; the worker's rate limit delays the flush instead of refusing it, and the frozen worker's
+    late publish of the message it had read is dropped as a duplicate once it wakes."""
+    async with (
+        official_client() as js,
+        deployment(shared_redis_url, key_prefix, workers=2) as dep,
+    ):
+        victim = await logged_in(js, dep, "node", AT_LEAST_ONCE | QUICK_RECONNECT)
+        survivor = next(t for t in dep.workers if t != victim)
+        receiver = ChatClient("receiver")
+
+        async def freeze() -> None:
+            await asyncio.sleep(1.0)
+            dep.workers[victim].process.send_signal(signal.SIGSTOP)
+            try:
+                await asyncio.sleep(20)
+            finally:
+                dep.workers[victim].process.send_signal(signal.SIGCONT)
+
+        try:
+            await receiver.connect(dep.workers[survivor].url, ["websocket"])
+            await receiver.login()
+            await send_through_a_fault(js, receiver, freeze, count=80, rate=8)
+            reconnected = js.of("connect")
+            assert len(reconnected) == 2 and reconnected[1]["recovered"] is True, reconnected
+        finally:
+            await receiver.close()
+
+
+@pytest.mark.slow
+async def test_official_client_loses_nothing_when_every_worker_is_killed_at_once(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    async with (
+        official_client() as js,
+        deployment(shared_redis_url, key_prefix, workers=2) as dep,
+    ):
+        await logged_in(js, dep, "node", AT_LEAST_ONCE | QUICK_RECONNECT)
+        receiver = ChatClient("receiver", reconnection=True)
+
+        async def kill_all() -> None:
+            await asyncio.sleep(1.0)
+            old = list(dep.workers)
+            for target_id in old:
+                dep.workers[target_id].kill()
+            await asyncio.sleep(3.0)  # the client's queue grows past the rate limit's burst meanwhile
+            for target_id in old:
+                await dep.wait_state(dep.replace(target_id), TargetState.HEALTHY, timeout=30)
+
+        try:
+            await receiver.connect(dep.url, ["websocket"])
+            await receiver.login()
+            await send_through_a_fault(js, receiver, kill_all, count=60, rate=10)
+            assert js.of("connect")[-1]["recovered"] is True, js.of("connect")
+            assert receiver.sio.recovered
+        finally:
+            await receiver.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from emulator.alb import HealthChecker, LoadBalancer, TargetGroup, TargetState
@@ -20,6 +20,7 @@ class Deployment:
     lb: LoadBalancer
     target_group: TargetGroup
     workers: dict[str, WorkerProcess]
+    start: Callable[[], WorkerProcess]  # one more worker, configured as the others
 
     @property
     def url(self) -> str:
@@ -27,6 +28,14 @@ class Deployment:
 
     def target_of_connections(self) -> list[str]:
         return [t.target_id for t in self.target_group.describe() if t.open_connections > 0]
+
+    def replace(self, target_id: str) -> str:
+        """What the ECS scheduler does for a task that died: a new one, registered in the target group."""
+        self.target_group.deregister(target_id)
+        new_id = f"task-{len(self.workers)}"
+        self.workers[new_id] = worker = self.start()
+        self.target_group.register(new_id, "127.0.0.1", worker.port)
+        return new_id
 
     async def wait_state(self, target_id: str, state: TargetState, timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):
@@ -60,7 +69,7 @@ async def deployment(
         for target_id, proc in procs.items():
             target_group.register(target_id, "127.0.0.1", proc.port)
         async with LoadBalancer(target_group, clock=clock) as lb:
-            result = Deployment(lb, target_group, procs)
+            result = Deployment(lb, target_group, procs, lambda: start_worker(redis_url, key_prefix, **env))
             for target_id in procs:
                 await result.wait_state(target_id, TargetState.HEALTHY)
             yield result
