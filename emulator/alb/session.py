@@ -35,6 +35,7 @@ from emulator.alb.upstream import Upstream
 from emulator.clock import Clock
 
 log = logging.getLogger("emulator.alb")
+LINGER_BYTES = 8 * 1024 * 1024  # what the client may still send after an early answer, discarded
 
 
 class TargetBroke(Exception):
@@ -80,6 +81,7 @@ class ClientSession:
         try:
             while await self._serve_one():
                 self.conn.start_next_cycle()
+            await self._linger()
         except h11.RemoteProtocolError as exc:
             log.debug("%s: malformed request: %r", self.name, exc)
             await self._bad_request()
@@ -101,6 +103,23 @@ class ClientSession:
         finally:
             self.busy = False
         return not upgraded and self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+
+    async def _linger(self) -> None:
+        """When the answer went out before the request body was all read (an early answer, a 502 / 503
+        mid-upload): half-close, and discard what the client still sends, up to `LINGER_BYTES`, so that
+        closing with unread data (a TCP reset) does not destroy the answer before the client has read it.
+        The idle timeout bounds how long this lasts."""
+        if self.closed or self.conn.their_state is not h11.SEND_BODY:
+            return
+        with contextlib.suppress(OSError, RuntimeError):
+            await self.writer.drain()
+            self.writer.write_eof()
+            discarded = 0
+            while discarded < LINGER_BYTES:
+                data = await self.reader.read(http.READ_SIZE)
+                if not data:
+                    return
+                discarded += len(data)
 
     async def _client_event(self) -> h11.Event | type[h11.PAUSED]:
         """The client's next h11 event, reading as needed."""
@@ -284,11 +303,30 @@ class ClientSession:
             upstream.abort()
             self.upstream = None
             raise TargetBroke(repr(exc)) from exc
-        if not complete:
-            try:
-                await self._stream_body(upstream)
-            except TargetStoppedReading as exc:
-                log.debug("%s: target stopped reading the request body: %s", self.name, exc)
+        if complete:
+            return await self._response_head(upstream)
+        return await self._stream_and_receive(upstream)
+
+    async def _stream_and_receive(self, upstream: Upstream) -> h11.Response | h11.InformationalResponse:
+        """Stream the request body while watching for the response: a target may answer before it has read
+        the whole body (a 413, a 401), and that answer goes to the client; the rest of the body does not."""
+        loop = asyncio.get_running_loop()
+        answer = loop.create_task(self._response_head(upstream), name=f"{self.name}-response-head")
+        body = loop.create_task(self._stream_body(upstream), name=f"{self.name}-request-body")
+        try:
+            await asyncio.wait({answer, body}, return_when=asyncio.FIRST_COMPLETED)
+            if not answer.done():
+                try:
+                    await body  # the client's errors propagate
+                except TargetStoppedReading as exc:
+                    log.debug("%s: target stopped reading the request body: %s", self.name, exc)
+            return await answer
+        finally:
+            for task in (answer, body):
+                task.cancel()
+            await asyncio.gather(answer, body, return_exceptions=True)
+
+    async def _response_head(self, upstream: Upstream) -> h11.Response | h11.InformationalResponse:
         try:
             while True:
                 event = await http.next_event(upstream.conn, upstream.reader, self.touch)
@@ -299,7 +337,8 @@ class ClientSession:
                 raise TargetBroke(f"no response: {event!r}")
         except (OSError, h11.ProtocolError) as exc:
             upstream.abort()
-            self.upstream = None
+            if self.upstream is upstream:
+                self.upstream = None
             raise TargetBroke(repr(exc)) from exc
 
     def _response_headers(
@@ -310,8 +349,12 @@ class ClientSession:
             decision.set_cookies,
             drop_cookies=self.config.drop_cookies,
             upgrade=upgrade and response.status_code == 101,
-            close=self.close_after,
+            close=self._closing_after_response(),
         )
+
+    def _closing_after_response(self) -> bool:
+        """An ambiguously framed request, or an answer before the request body was all read."""
+        return self.close_after or self.conn.their_state is h11.SEND_BODY
 
     async def _relay_body(self, head: h11.Response) -> None:
         """Stream the response body; what is already buffered goes out in one write with the head."""
@@ -365,6 +408,6 @@ class ClientSession:
                 await self._error(400)
 
     async def _error(self, status: int) -> None:
-        response, body = http.error_response(status)
+        response, body = http.error_response(status, close=self._closing_after_response())
         http.send(self.conn, self.writer, response, body, h11.EndOfMessage())
         await self.writer.drain()

@@ -6,6 +6,7 @@ proxy; an HTTP request without a Host header is refused with 400."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -170,3 +171,42 @@ async def test_a_request_without_a_host_header_gets_a_400(
         b"HTTP/1.1 200 ",
     ]
     assert [r.target for r in target.requests] == [b"/with-host"]
+
+
+async def test_a_target_that_answers_before_reading_the_whole_body_is_heard(
+    alb_settings: Any, balancer_for: Any
+) -> None:
+    async def refuse_uploads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n"
+        )
+        writer.write_eof()  # as servers do: answer, half-close, and discard the rest until the peer closes
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(65536):
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(refuse_uploads, "127.0.0.1", 0)
+    total = 32 * 2**20
+    try:
+        async with balancer_for(alb_settings(), []) as (tg, lb):
+            tg.register("refuser", "127.0.0.1", server.sockets[0].getsockname()[1])
+            reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+            writer.write(b"POST /upload HTTP/1.1\r\nHost: lb\r\nContent-Length: %d\r\n\r\n" % total)
+
+            async def upload() -> None:
+                chunk = bytes(65536)
+                with contextlib.suppress(ConnectionError):
+                    for _ in range(total // len(chunk)):
+                        writer.write(chunk)
+                        await writer.drain()
+
+            sending = asyncio.get_running_loop().create_task(upload(), name="test-upload")
+            head, body, closed = await read_response(reader)
+            sending.cancel()
+            writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (head.status_code, body, closed) == (413, b"too big\n", True)
