@@ -65,6 +65,7 @@ class Connection:
     username: str | None = None
     last_fingerprint: str = ""
     recovered_from: str = ""  # the sid this session had before a recovery (to drop a retried duplicate)
+    previous_pid: str = ""  # the session id the client presented when its session could not be recovered
     recent_ids: RecentIds = field(default_factory=RecentIds)
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # one event at a time, in arrival order
     waiting: int = 0  # events holding or waiting for the turn
@@ -160,6 +161,10 @@ class ChatEvents:
                 return admission
         pid = secrets.token_urlsafe(16)
         connection = self._connection(sid, pid)
+        if isinstance(auth, dict) and isinstance(auth.get("pid"), str):
+            connection.previous_pid = auth["pid"][
+                :MAX_ID_LENGTH
+            ]  # its name, if it held one, is still its own
         self.connections[sid] = connection
         self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
         self._background(connection, self._save_session(pid, sid), "session")
@@ -291,7 +296,7 @@ class ChatEvents:
                 return {"ok": True, "numUsers": await self.presence.count()}
             return await self.refuse(sid, "add user", f"already joined as {connection.username!r}")
         try:
-            if not await self._durable(lambda: self.presence.claim_name(name, pid)):
+            if not await self._durable(lambda: self.presence.claim_name(name, pid, connection.previous_pid)):
                 return await self.refuse(sid, "add user", f"the name {name!r} is taken: choose another one")
             await self._durable(lambda: self.sessions.save(pid, username=name, sid=sid))
             num_users = await self._durable(lambda: self.presence.join(pid))
@@ -392,7 +397,9 @@ class ChatEvents:
             return await self.refuse(sid, event, f"rate limited: retry in {wait:.1f} s")
         try:
             await self.fanout.publish(event, {"username": connection.username}, connection.pid, wait=False)
-        except (Unavailable, Rejected) as exc:
+        except Unavailable:
+            return None  # not worth a retry, nor an error on the user's screen: the next keystroke sends another
+        except Rejected as exc:
             return await self.refuse(sid, event, str(exc))
         return None
 

@@ -65,16 +65,22 @@ class Presence:
     def name_key(self, name: str) -> str:
         return self.name_prefix + name.casefold()
 
-    async def claim_name(self, name: str, sid: str) -> bool:
-        """Take `name` for `sid`; False when another logged-in user holds it (compared case-insensitively)."""
+    async def claim_name(self, name: str, sid: str, previous: str = "") -> bool:
+        """Take `name` for `sid`; False when another logged-in user holds it (compared case-insensitively).
+
+        `previous` is the private session id the same client had before a reconnection that could not be
+        recovered: the name it held then is its own."""
         key = self.name_key(name)
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.set(key, sid, nx=True, px=self.ttl_ms)
             pipe.get(key)
             _, owner = await pipe.execute()
         owner_text = owner.decode() if isinstance(owner, bytes) else owner
-        if owner_text != sid:
+        if owner_text != sid and not (previous and owner_text == previous):
             return False
+        if owner_text != sid:
+            await self.client.set(key, sid, px=self.ttl_ms)
+            return True
         await self.client.pexpire(key, self.ttl_ms)
         return True
 

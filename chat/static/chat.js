@@ -5,7 +5,9 @@
  * participant count and "<name> is typing". User text is only ever written with textContent.
  * After a reconnect the page sends `add user` again (unless the server recovered the session: it then
  * kept the name and replays what was missed), then the messages typed while offline and those whose
- * ack never came (at least once; the server drops a repeat of the message it accepted last).
+ * ack never came (at least once: each message keeps its id, and the server never sends one id twice).
+ * A refusal marked `retry` (the server stored nothing, e.g. Redis was unreachable) is sent again after a
+ * backoff, `add user` included; any other refusal is shown next to the message it concerns.
  * Closing the page says goodbye (Socket.IO disconnect), so the others see "left" at once.
  */
 (function () {
@@ -32,8 +34,11 @@
   let pendingName = null; // asked for, not yet accepted
   let typing = false;
   let lastTypingTime = 0;
-  let outbox = []; // messages typed while disconnected, sent after the next accepted `add user`
+  let joined = false; // `add user` accepted (or the session recovered) on the current connection
+  let outbox = []; // messages typed while not joined, sent after the next accepted `add user`
   let inFlight = []; // messages sent whose ack has not come yet
+  const RETRY_MIN_MS = 500;
+  const RETRY_MAX_MS = 5000;
 
   /** The classic demo's colour: a string hash of the name into a fixed palette. */
   function usernameColor(name) {
@@ -89,8 +94,25 @@
 
   function addChatMessage(name, body) {
     removeTyping(name);
-    messages.appendChild(chatLine(name, body, false));
+    const li = chatLine(name, body, false);
+    messages.appendChild(li);
     scrollToEnd();
+    return li;
+  }
+
+  /** A message the server refused for good: say so on its own line. */
+  function markNotSent(item, error) {
+    if (!item.line) return;
+    item.line.classList.add("not-sent");
+    const why = document.createElement("span");
+    why.className = "not-sent-reason";
+    why.textContent = `not sent: ${error}`;
+    item.line.appendChild(why);
+  }
+
+  function retryDelay(attempt) {
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt);
+    return ceiling / 2 + Math.random() * (ceiling / 2);
   }
 
   function typingLines(name) {
@@ -122,13 +144,15 @@
       connection.textContent = "";
       if (info.reconnected && username !== null) log("reconnected");
       if (info.recovered && username !== null) {
-        flushOutbox(); // the server kept our name
+        joined = true; // the server kept our name
+        flushOutbox();
         return;
       }
       const name = username !== null ? username : pendingName;
       if (name !== null) join(name);
     },
     onClose() {
+      joined = false;
       outbox = inFlight.concat(outbox);
       inFlight = [];
       typing = false;
@@ -138,13 +162,20 @@
     },
   });
 
-  function join(name) {
+  function join(name, attempt = 0) {
     pendingName = name;
     if (!socket.connected) {
       loginNotice.textContent = "connecting…";
       return;
     }
     socket.emit("add user", name, (ack) => {
+      if (ack && ack.ok !== true && ack.retry === true) {
+        notice(`${ack.error} (retrying)`);
+        setTimeout(() => {
+          if (socket.connected && !joined && pendingName === name) join(name, attempt + 1);
+        }, retryDelay(attempt));
+        return; // onOpen joins again if the connection drops meanwhile
+      }
       if (!ack || ack.ok !== true) {
         pendingName = null;
         ackError(ack || { ok: false, error: "the server refused the name" });
@@ -153,7 +184,9 @@
       const first = username === null;
       username = name;
       pendingName = null;
+      joined = true;
       if (first) showChat();
+      else loginNotice.textContent = "";
       flushOutbox();
     });
   }
@@ -178,17 +211,23 @@
     return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function sendMessage(message) {
-    const item = typeof message === "string" ? { text: message, id: newId() } : message;
-    if (!socket.connected || username === null) {
+  function sendMessage(item) {
+    if (!socket.connected || !joined) {
       outbox.push(item);
       return;
     }
     inFlight.push(item);
     socket.emit("new message", item.text, { id: item.id }, (ack) => {
       const i = inFlight.indexOf(item);
-      if (i !== -1) inFlight.splice(i, 1);
-      ackError(ack);
+      if (i === -1) return; // the connection dropped meanwhile: the item is back in the outbox
+      inFlight.splice(i, 1);
+      if (item.line) item.line.classList.toggle("retrying", Boolean(ack && ack.retry === true));
+      if (ack && ack.ok === false && ack.retry === true) {
+        item.attempt = (item.attempt || 0) + 1;
+        setTimeout(() => sendMessage(item), retryDelay(item.attempt)); // same id: never sent twice
+      } else if (ack && ack.ok === false) {
+        markNotSent(item, ack.error);
+      }
     });
   }
 
@@ -211,6 +250,7 @@
   socket.on("typing", (data) => addTyping(data.username));
   socket.on("stop typing", (data) => removeTyping(data.username));
   socket.on("error", (data) => {
+    if (data && data.retry === true) return; // the page sends it again by itself (see the acks above)
     const message = data && data.message ? data.message : String(data);
     notice(data && data.event ? `error (${data.event}): ${message}` : `error: ${message}`);
   });
@@ -231,10 +271,10 @@
     const text = messageInput.value;
     if (text.trim() === "" || username === null) return;
     messageInput.value = "";
-    addChatMessage(username, text);
+    const line = addChatMessage(username, text);
     if (typing && socket.connected) socket.emit("stop typing");
     typing = false;
-    sendMessage(text);
+    sendMessage({ text, id: newId(), line });
   });
 
   messageInput.addEventListener("input", () => {

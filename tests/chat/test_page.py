@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -62,9 +62,9 @@ class ChatProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "PORT": str(self.port), "HOST": "127.0.0.1", **self.env}
-        for name in ("REDIS_URL", "REDIS_ENDPOINT"):
-            env.pop(name, None)  # embedded fakeredis: one worker of its own
+        # embedded fakeredis, one worker of its own, unless the test gives a REDIS_URL
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "REDIS_ENDPOINT")}
+        env.update({"PORT": str(self.port), "HOST": "127.0.0.1", **self.env})
         self.process = subprocess.Popen(
             [sys.executable, "-m", "chat"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=self.stderr
         )
@@ -334,4 +334,68 @@ def test_a_silent_worker_is_noticed_and_the_sessions_recovered(browser: Browser)
         alice.context.close()
         bob.context.close()
         server.resume()
+        server.close()
+
+
+@pytest.mark.browser
+def test_a_message_refused_for_good_is_marked_on_its_own_line(browser: Browser) -> None:
+    server = ChatProcess(env={"MAX_MESSAGE_LENGTH": "10"})
+    server.start()
+    dan = Person(browser, server.url)
+    try:
+        dan.log_in("dan")
+        dan.type("this is far too long")
+        dan.send()
+        refused = dan.page.locator("#messages li.message.not-sent")
+        expect(refused).to_have_count(1)
+        expect(refused.locator(".not-sent-reason")).to_have_text(
+            "not sent: message is longer than 10 characters"
+        )
+        dan.type("short")
+        dan.send()
+        expect(dan.page.locator("#messages li.message").last).to_have_text("dan" + "short")
+        expect(dan.page.locator("#messages li.message.not-sent")).to_have_count(1)
+    finally:
+        dan.context.close()
+        server.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_page_retries_a_login_and_a_message_refused_while_redis_was_unreachable(
+    browser: Browser, private_redis: Any, key_prefix: str
+) -> None:
+    """Redis frozen: the worker answers `add user` and `new message` with a retryable refusal once
+    PUBLISH_TIMEOUT has passed; the page sends them again until they go through, and nothing is shown twice."""
+    server = ChatProcess(
+        env={"REDIS_URL": private_redis.url, "REDIS_KEY_PREFIX": key_prefix, "PUBLISH_TIMEOUT": "1"}
+    )
+    server.start()
+    erin, frank = Person(browser, server.url), Person(browser, server.url)
+    try:
+        frank.log_in("frank")
+        private_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            erin.page.get_by_label("What's your nickname?").fill("erin")
+            erin.page.get_by_label("What's your nickname?").press("Enter")
+            expect(erin.page.locator("#login-notice")).to_contain_text("retrying", timeout=15_000)
+        finally:
+            private_redis.process.send_signal(signal.SIGCONT)
+        expect(erin.page.locator("#chat-page")).to_be_visible(timeout=15_000)
+        erin.name = "erin"
+        private_redis.process.send_signal(signal.SIGSTOP)
+        try:
+            erin.type("sent in the outage")
+            erin.send()
+            expect(erin.page.locator("#messages li.message.retrying")).to_have_count(1, timeout=15_000)
+        finally:
+            private_redis.process.send_signal(signal.SIGCONT)
+        expect(frank.page.locator("#messages li.message").last).to_have_text("erin" + "sent in the outage")
+        expect(erin.page.locator("#messages li.message.retrying")).to_have_count(0)
+        frank.page.wait_for_timeout(500)  # a duplicate would arrive now
+        expect(frank.page.locator("#messages li.message")).to_have_count(1)
+        expect(erin.page.locator("#messages li.error")).to_have_count(0)
+    finally:
+        erin.context.close()
+        frank.context.close()
         server.close()
