@@ -57,6 +57,7 @@ from emulator.snapshot import build_status
 from emulator.tasks import spawn
 
 HEALTH_TIMEOUT_FLOOR = 1.0  # real seconds: a scaled health check timeout never drops below this
+HEADER_TIMEOUT_WALL_SECONDS = 60.0  # real seconds the ALB waits for a request head, at any --time-scale
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,8 @@ class Emulator:
             port=self.config.port,
             drop_cookies=self.config.drop_cookies,
             clock=self.clock,
+            # a client's request head takes real time to arrive, however fast emulated time runs
+            header_timeout_seconds=HEADER_TIMEOUT_WALL_SECONDS * self.config.time_scale,
         )
         await self.load_balancer.start()
 
