@@ -9,10 +9,10 @@ from typing import Any
 import socketio
 
 from chat.config import Settings
-from chat.engine import ChatServer
+from chat.engine import ChatServer, OriginCheck
 from chat.events import ChatEvents
 from chat.fanout import READ_BLOCK_MS, Fanout
-from chat.http import HttpRoutes
+from chat.http import HealthReport, HttpRoutes, MetricsRoute, SecurityHeaders
 from chat.presence import Presence
 from chat.redis_backend import RedisFactory
 from chat.sessions import Sessions
@@ -34,10 +34,13 @@ class ChatApp:
         self.reader_redis = factory.client(socket_timeout=READ_BLOCK_MS / 1000 + 5)
         self.sio = ChatServer(
             max_unsent_bytes=settings.max_unsent_bytes,
+            max_connections=settings.max_connections,
+            connect_timeout=settings.connect_timeout,
             ping_interval=settings.ping_interval,
             ping_timeout=settings.ping_timeout,
-            cors_allowed_origins=[],  # same-origin only: the page is served by the worker itself
-            max_http_buffer_size=64 * 1024,
+            # the page's own host, and ALLOWED_ORIGINS; requests without an Origin (non-browser clients) pass
+            cors_allowed_origins=OriginCheck(settings.allowed_origins),
+            max_http_buffer_size=settings.max_packet_bytes,  # uvicorn's ws_max_size is the same (chat.server)
             # each event runs in its own task, so a connection keeps reading (and answering heartbeats) while one
             # of its events waits for Redis or for the rate limit; chat.events runs one client's events in order
             async_handlers=True,
@@ -53,8 +56,15 @@ class ChatApp:
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
         self.sessions = Sessions(self.redis, settings.key_prefix, settings.recovery_window)
         self.events = ChatEvents(self.sio, self.fanout, self.presence, self.sessions, settings)
-        self.routes = HttpRoutes(self.health, self.metrics)
-        self.asgi: Any = socketio.ASGIApp(self.sio, other_asgi_app=self.routes, socketio_path="socket.io")
+        self.health_report = HealthReport(self.health)
+        self.routes = HttpRoutes(
+            self.health_report, self.metrics, serve_metrics=settings.metrics_port is None
+        )
+        self.asgi: Any = SecurityHeaders(
+            socketio.ASGIApp(self.sio, other_asgi_app=self.routes, socketio_path="socket.io")
+        )
+        # what METRICS_PORT's own listener serves (chat.server starts it when METRICS_PORT is a number)
+        self.metrics_asgi: Any = SecurityHeaders(MetricsRoute(self.health_report, self.metrics))
 
     async def health(self) -> str | None:
         """None when this worker can serve: Redis answers and the broadcast reader is following the stream."""
@@ -166,8 +176,8 @@ class ChatApp:
             (
                 "chat_connections_refused_total",
                 "counter",
-                "connections refused because the worker was full",
-                events.refused_full,
+                "connections refused because the worker was full (MAX_CONNECTIONS)",
+                events.refused_full + self.sio.eio.refused_full,
             ),
             (
                 "chat_slow_consumers_cut_total",
@@ -180,6 +190,19 @@ class ChatApp:
                 "gauge",
                 "1 while the broadcast reader follows the stream",
                 int(self.fanout.reader_ok),
+            ),
+            ("chat_engineio_sessions", "gauge", "open Engine.IO sessions", len(self.sio.eio.sockets)),
+            (
+                "chat_connect_timeouts_total",
+                "counter",
+                "sessions closed for sending no Socket.IO CONNECT within CONNECT_TIMEOUT",
+                self.sio.eio.connect_timeouts,
+            ),
+            (
+                "chat_oversized_posts_total",
+                "counter",
+                "polling POSTs refused (413) for announcing more than MAX_PACKET_BYTES",
+                self.sio.eio.oversized_posts,
             ),
         ]
         lines: list[str] = []

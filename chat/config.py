@@ -25,10 +25,16 @@
 | TYPING_BURST         | 20        | ...and the burst it allows                                           |
 | MAX_UNSENT_BYTES     | 1048576   | bytes waiting to be sent to one client before it is cut off as slow  |
 | WS_COMPRESSION       | false     | `true` accepts permessage-deflate (more CPU per message, less bandwidth)|
+| MAX_PACKET_BYTES     | 65536     | largest WebSocket message / polling POST body; bigger: close 1009 / 413 |
+| CONNECT_TIMEOUT      | 10        | seconds an Engine.IO session may wait before its Socket.IO CONNECT    |
+| ALLOWED_ORIGINS      | (unset)   | comma-separated origins (https://chat.example) allowed besides the page's own |
+| METRICS_PORT         | (unset)   | unset: /metrics on PORT; `off`: not served; a number: only on that port |
+| CHAT_REQUIRE_REDIS   | (see below)| `true`: no REDIS_URL / REDIS_ENDPOINT is a configuration error       |
 | LOG_LEVEL            | INFO      | DEBUG, INFO, WARNING, ERROR                                          |
 
 With neither REDIS_URL nor REDIS_ENDPOINT the worker runs on an embedded, in-process fakeredis: one worker,
-nothing to install.
+nothing to install. On ECS (ECS_CONTAINER_METADATA_URI_V4 or ECS_CONTAINER_METADATA_URI is set)
+CHAT_REQUIRE_REDIS defaults to true: there each task would otherwise pass its health checks while chatting alone.
 """
 
 from __future__ import annotations
@@ -36,12 +42,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
-from urllib.parse import quote, urlparse
+from typing import Literal, TypeVar
+from urllib.parse import quote, urlparse, urlsplit
 
 T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ECS_METADATA_VARIABLES = ("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI")
+MIN_PACKET_BYTES = 1024  # the Engine.IO handshake and a chat message must fit
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class ConfigError(ValueError):
@@ -69,6 +78,11 @@ class Settings:
     typing_burst: int = 20
     max_unsent_bytes: int = 1024 * 1024
     ws_compression: bool = False
+    max_packet_bytes: int = 64 * 1024
+    connect_timeout: float = 10.0
+    allowed_origins: tuple[str, ...] = ()  # besides the page's own (same host); normalised by `origin_of`
+    metrics_port: int | Literal["off"] | None = None  # None: on PORT
+    require_redis: bool = False
     log_level: str = "INFO"
 
     @property
@@ -93,10 +107,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        redis_url = _redis_url(env)
         return cls(
             host=_get(env, "HOST", str, "0.0.0.0"),
             port=_get(env, "PORT", _port, 3000),
-            redis_url=_redis_url(env),
+            redis_url=redis_url,
             key_prefix=_get(env, "REDIS_KEY_PREFIX", _nonempty, "chat"),
             ping_interval=_get(env, "PING_INTERVAL", _positive_float, 4.0),
             ping_timeout=_get(env, "PING_TIMEOUT", _positive_float, 8.0),
@@ -113,6 +128,11 @@ class Settings:
             typing_burst=_get(env, "TYPING_BURST", _positive_int, 20),
             max_unsent_bytes=_get(env, "MAX_UNSENT_BYTES", _positive_int, 1024 * 1024),
             ws_compression=_get(env, "WS_COMPRESSION", _bool, False),
+            max_packet_bytes=_get(env, "MAX_PACKET_BYTES", _packet_size, 64 * 1024),
+            connect_timeout=_get(env, "CONNECT_TIMEOUT", _positive_float, 10.0),
+            allowed_origins=_get(env, "ALLOWED_ORIGINS", _origins, ()),
+            metrics_port=_metrics_port(env),
+            require_redis=_require_redis(env, redis_url),
             log_level=_get(env, "LOG_LEVEL", _log_level, "INFO"),
         )
 
@@ -203,3 +223,72 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
     password = env.get("REDIS_PASSWORD", "")
     auth = f":{quote(password, safe='')}@" if password else ""
     return f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/0"
+
+
+def _packet_size(raw: str) -> int:
+    value = int(raw)
+    if value < MIN_PACKET_BYTES:
+        raise ValueError(f"must be a number of bytes >= {MIN_PACKET_BYTES}")
+    return value
+
+
+def origin_of(raw: str) -> str | None:
+    """`scheme://host[:port]` in lower case without a default port, or None if `raw` is not an http(s) origin."""
+    try:
+        parts = urlsplit(raw.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.username is not None or parts.password:
+        return None
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return None
+    host = parts.netloc.lower().rsplit("@", 1)[-1]
+    if port is not None:
+        host = host.rsplit(":", 1)[0]
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins: list[str] = []
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        origin = origin_of(item)
+        if origin is None:
+            raise ValueError(f"{item.strip()!r} is not an origin like https://chat.example.com[:port]")
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _metrics_port(env: Mapping[str, str]) -> int | Literal["off"] | None:
+    raw = env.get("METRICS_PORT", "").strip()
+    if not raw:
+        return None
+    if raw.lower() == "off":
+        return "off"
+    port = _get(env, "METRICS_PORT", _port, 0)
+    main = _get(env, "PORT", _port, 3000)
+    if port == main and port != 0:
+        raise ConfigError(
+            f"METRICS_PORT={raw!r} is not valid: it must differ from PORT (unset serves /metrics on PORT)"
+        )
+    return port
+
+
+def _require_redis(env: Mapping[str, str], redis_url: str | None) -> bool:
+    on_ecs = [name for name in ECS_METADATA_VARIABLES if env.get(name, "").strip()]
+    required = _get(env, "CHAT_REQUIRE_REDIS", _bool, bool(on_ecs))
+    if required and redis_url is None:
+        why = (
+            f"running on ECS ({on_ecs[0]} is set)"
+            if on_ecs and not env.get("CHAT_REQUIRE_REDIS", "").strip()
+            else "CHAT_REQUIRE_REDIS=true"
+        )
+        raise ConfigError(
+            f"no Redis configured: set REDIS_ENDPOINT (host; REDIS_PORT, REDIS_TLS, REDIS_PASSWORD) or REDIS_URL. "
+            f"The embedded fakeredis is refused because {why}: every worker would chat alone "
+            "(CHAT_REQUIRE_REDIS=false allows it, for a single worker)."
+        )
+    return required

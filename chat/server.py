@@ -36,8 +36,10 @@ class ChatWorker:
         self.factory = RedisFactory(settings.redis_url, fake_redis_server)
         self.app: ChatApp | None = None
         self._server: _EmbeddableServer | None = None
+        self._metrics_server: _EmbeddableServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = settings.port
+        self.metrics_port: int | None = None  # METRICS_PORT's own listener, once started
 
     @property
     def url(self) -> str:
@@ -63,6 +65,9 @@ class ChatWorker:
             ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport
             ws_ping_interval=None,  # Engine.IO has its own heartbeat; no second one
             ws_per_message_deflate=self.settings.ws_compression,
+            # a bigger WebSocket message is refused by the protocol as its header arrives, before its payload
+            # is buffered: close 1009 "message too big" (the polling POST's limit is the same, chat.engine)
+            ws_max_size=self.settings.max_packet_bytes,
             timeout_graceful_shutdown=5,
         )
         self._server = server = _EmbeddableServer(config)
@@ -80,7 +85,36 @@ class ChatWorker:
                 raise RuntimeError("chat worker exited during start-up")
             await asyncio.sleep(0.01)
         self.port = server.servers[0].sockets[0].getsockname()[1]
+        if isinstance(self.settings.metrics_port, int):
+            await self._start_metrics_listener(app, self.settings.metrics_port)
         log.info("chat worker listening on %s (redis: %s)", self.url, self.settings.redacted_redis_url)
+
+    async def _start_metrics_listener(self, app: ChatApp, port: int) -> None:
+        """METRICS_PORT=<port>: `/metrics` on a listener of its own (and not on PORT)."""
+        config = uvicorn.Config(
+            app.metrics_asgi,
+            host=self.settings.host,
+            port=port,
+            lifespan="off",
+            log_level=self.settings.log_level.lower(),
+            access_log=False,
+        )
+        self._metrics_server = server = _EmbeddableServer(config)
+        serve = self._spawn(server.serve(), "metrics")
+        while not server.started:
+            if serve.done():
+                await serve
+                raise RuntimeError(f"the metrics listener (METRICS_PORT={port}) exited during start-up")
+            await asyncio.sleep(0.01)
+        self.metrics_port = server.servers[0].sockets[0].getsockname()[1]
+        log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics_port)
+
+    def _stop_metrics_listener(self) -> None:
+        server, self._metrics_server = self._metrics_server, None
+        if server is not None:
+            for listener in server.servers:
+                listener.close()
+            server.should_exit = True
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=f"chat-worker:{self.settings.port}:{name}")
@@ -99,6 +133,7 @@ class ChatWorker:
         app.events.draining = True
         for listener in server.servers:
             listener.close()
+        self._stop_metrics_listener()
         await app.sio.send_everyone_elsewhere()
         if not await app.fanout.drain(deadline - loop.time() - 1):  # what Redis lost is published again first
             log.error("stopping with broadcasts lost by Redis not yet published again")
@@ -121,6 +156,7 @@ class ChatWorker:
             return
         for listener in server.servers:
             listener.close()
+        self._stop_metrics_listener()
         for connection in list(server.server_state.connections):
             transport = getattr(connection, "transport", None)
             if transport is not None:

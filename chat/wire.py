@@ -61,12 +61,21 @@ class RawSocket:
             raise SlowConsumer(f"more than {self.limit} bytes waiting to be sent")
 
 
-def transport_of(asgi_send: Any) -> asyncio.WriteTransport | None:
-    """The asyncio transport behind uvicorn's ASGI `send` callable, or None if it is not uvicorn's."""
+def transport_behind(asgi_send: Any) -> asyncio.WriteTransport | None:
+    """The asyncio transport behind uvicorn's ASGI `send` callable (compressed or not), or None if it is not
+    uvicorn's. Checked against uvicorn 0.54.0's `WebSocketsSansIOProtocol` (`send` is its bound method, the
+    connection's transport is its `transport` attribute, the websockets `ServerProtocol` its `conn`)."""
     protocol = getattr(asgi_send, "__self__", None)
     transport = getattr(protocol, "transport", None)
-    conn = getattr(protocol, "conn", None)
-    extensions = getattr(conn, "extensions", None)
-    if transport is None or extensions:  # unknown server, or a negotiated extension (deflate): no raw frames
+    if transport is None or not hasattr(transport, "get_write_buffer_size"):
         return None
     return transport  # type: ignore[no-any-return]
+
+
+def transport_of(asgi_send: Any) -> asyncio.WriteTransport | None:
+    """The transport we may write raw frames to: uvicorn's, with no extension negotiated (deflate), else None."""
+    transport = transport_behind(asgi_send)
+    conn = getattr(getattr(asgi_send, "__self__", None), "conn", None)
+    if transport is None or getattr(conn, "extensions", None):  # a negotiated extension: no raw frames
+        return None
+    return transport

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from chat.config import ConfigError, Settings
@@ -53,3 +57,86 @@ def test_a_wrong_value_names_the_variable(name: str, value: str) -> None:
         env["REDIS_ENDPOINT"] = "cache.example"
     with pytest.raises(ConfigError, match=name):
         Settings.from_env(env)
+
+
+def test_limits_and_security_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.max_packet_bytes == 65536
+    assert settings.connect_timeout == 10.0
+    assert settings.allowed_origins == ()
+    assert settings.metrics_port is None  # /metrics on PORT
+    assert settings.require_redis is False
+
+
+def test_allowed_origins_are_normalised() -> None:
+    env = {"ALLOWED_ORIGINS": " https://Chat.Example:443 ,http://[::1]:3000,, http://other.example/ "}
+    assert Settings.from_env(env).allowed_origins == (
+        "https://chat.example",
+        "http://[::1]:3000",
+        "http://other.example",
+    )
+
+
+def test_metrics_port_off_or_a_number() -> None:
+    assert Settings.from_env({"METRICS_PORT": "off"}).metrics_port == "off"
+    assert Settings.from_env({"METRICS_PORT": "OFF"}).metrics_port == "off"
+    assert Settings.from_env({"METRICS_PORT": "9100"}).metrics_port == 9100
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_PACKET_BYTES", "100"),
+        ("MAX_PACKET_BYTES", "big"),
+        ("CONNECT_TIMEOUT", "0"),
+        ("ALLOWED_ORIGINS", "chat.example"),
+        ("ALLOWED_ORIGINS", "https://chat.example/path"),
+        ("ALLOWED_ORIGINS", "ftp://chat.example"),
+        ("ALLOWED_ORIGINS", "null"),
+        ("METRICS_PORT", "3000"),  # the same as PORT
+        ("METRICS_PORT", "metrics"),
+        ("CHAT_REQUIRE_REDIS", "perhaps"),
+    ],
+)
+def test_a_wrong_limit_or_security_setting_names_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"CHAT_REQUIRE_REDIS": "true"},
+        {"ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/0123"},
+        {"ECS_CONTAINER_METADATA_URI": "http://169.254.170.2/v3/0123"},
+    ],
+)
+def test_no_redis_where_redis_is_required_names_the_variables(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(env)
+    message = str(error.value)
+    assert "REDIS_ENDPOINT" in message and "REDIS_URL" in message
+    assert next(iter(env)) in message  # and says why Redis is required
+    assert Settings.from_env({**env, "REDIS_ENDPOINT": "cache.example"}).require_redis is True
+    assert Settings.from_env({**env, "REDIS_URL": "redis://cache.example:6379/0"}).redis_url
+
+
+def test_on_ecs_the_embedded_redis_can_still_be_chosen_explicitly() -> None:
+    env = {"ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/0123", "CHAT_REQUIRE_REDIS": "false"}
+    settings = Settings.from_env(env)
+    assert settings.embedded_redis and settings.require_redis is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/0123"), ("CHAT_REQUIRE_REDIS", "true")],
+)
+def test_python_m_chat_without_redis_where_it_is_required_exits_2(variable: str, value: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "ECS_", "CHAT_"))}
+    env.update({variable: value, "PORT": "0", "HOST": "127.0.0.1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "chat"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert "configuration error" in done.stderr
+    assert "REDIS_ENDPOINT" in done.stderr and "REDIS_URL" in done.stderr and variable in done.stderr

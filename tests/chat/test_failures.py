@@ -114,7 +114,8 @@ async def test_healthz_follows_redis(private_redis: Any, key_prefix: str) -> Non
             private_redis.stop()
             response = await http.get("/healthz")
             assert response.status_code == 503
-            assert "redis" in response.text
+            assert response.text == "unhealthy\n"  # why is for the operator: the log and /metrics
+            assert 'chat_health_info{reason="redis unreachable' in (await http.get("/metrics")).text
 
             private_redis.start()
             deadline = time.monotonic() + 15

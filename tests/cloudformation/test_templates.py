@@ -132,3 +132,11 @@ def test_a_missing_export_fails_the_deploy_naming_the_export(tmp_path: Path) -> 
         pass
 
     assert "fargate-chat-resources:RedisEndpoint" in str(caught.value)
+
+
+def test_every_task_is_given_redis_endpoint() -> None:
+    """On ECS a worker without REDIS_ENDPOINT / REDIS_URL refuses to start (chat.config): the service sets it."""
+    resources = load_template(default_templates_dir() / "chat-service.yml")["Resources"]
+    [container] = resources["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert "RedisEndpoint" in str(environment["REDIS_ENDPOINT"])  # the resources stack's export
