@@ -22,7 +22,7 @@ def _install(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: style and common bugs; import-linter: the rooms of DESIGN.md."""
+    """ruff: style and common bugs; import-linter: the rooms of ARCHITECTURE.md."""
     _install(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
