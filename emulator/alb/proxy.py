@@ -64,6 +64,7 @@ class LoadBalancer:
             stickiness_duration_seconds=settings.stickiness_duration_seconds,
         )
         self.sessions: set[ClientSession] = set()
+        self.connections_accepted = 0  # client connections accepted since start (chaos: the reconnect storm)
         self._server: asyncio.Server | None = None
         self._tasks = TaskSet()
         self._connections = TaskSet()
@@ -105,6 +106,7 @@ class LoadBalancer:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         name = f"alb-conn-{next(self._ids)}"
+        self.connections_accepted += 1
         task = asyncio.current_task()
         if task is not None:
             task.set_name(name)

@@ -64,9 +64,10 @@ class RedisServerProcess:
         self._exe = executable
         self._proc: asyncio.subprocess.Process | None = None
         self.description = "private redis-server"
+        self.port = 0  # chosen on the first start; a later start (a restart) listens on the same port
 
     async def start(self) -> RedisEndpoint:
-        port = free_port()
+        port = self.port = self.port or free_port()
         argv = [self._exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self._proc = await asyncio.create_subprocess_exec(
             *argv,

@@ -45,3 +45,35 @@ def test_text_of_another_run_or_a_person_is_not_counted() -> None:
 
 def test_polling_payload_splits_on_record_separator() -> None:
     assert p.split_payload("40{}\x1e2\x1e") == ["40{}", "2"]
+
+
+def test_events_with_an_ack_id_and_the_ack_that_answers_them() -> None:
+    packet = p.event_with_ack(12, "new message", "hi", {"id": "m-1"})
+    assert packet == '4212["new message","hi",{"id":"m-1"}]'
+    assert p.event_data(packet) == ["new message", "hi", {"id": "m-1"}]
+    assert p.parse_ack('4312[{"ok":true,"duplicate":true}]') == (12, [{"ok": True, "duplicate": True}])
+    assert p.parse_ack('42["login",{}]') is None
+    assert p.parse_ack("43[{}]") is None  # an ack without an id is not an ack
+    with pytest.raises(p.ProtocolError):
+        p.parse_ack("437[not json")
+
+
+def test_event_data_keeps_the_name_and_the_trailing_offset() -> None:
+    assert p.event_data('42["new message",{"username":"a","message":"x"},"17-0"]') == [
+        "new message",
+        {"username": "a", "message": "x"},
+        "17-0",
+    ]
+    for bad in ('42x["a"]', "42[]", "42[1]", "43[{}]"):
+        with pytest.raises(p.ProtocolError):
+            p.event_data(bad)
+
+
+def test_connect_with_recovery_auth_and_its_answers() -> None:
+    assert p.connect() == "40"
+    assert p.connect({"pid": "P", "offset": "17-0"}) == '40{"pid":"P","offset":"17-0"}'
+    assert p.parse_connect('40{"sid":"s","pid":"P"}') == {"sid": "s", "pid": "P"}
+    with pytest.raises(p.ConnectRefused, match="shutting down"):
+        p.parse_connect('44{"message":"server is shutting down: reconnect"}')
+    with pytest.raises(p.ProtocolError):
+        p.parse_connect('42["login"]')

@@ -1,0 +1,181 @@
+"""The hands of a chaos run: what a scenario may do to the deployment, and how the emulator does it.
+
+`Deployment` is the seam the scenarios and the driver see: the RUNNING tasks (id, PID, open connections), a signal
+to a task's process, the private Redis stopped and started again on the same port, the ECS desired count, the
+load balancer's accepted-connection counter and the task behind an `AWSALB` cookie. `EmulatorDeployment` is that
+seam over a started `emulator.supervisor.Emulator` in process isolation; tests can give scenarios a fake one.
+
+Signals go to the worker's own PID (`os.kill`), as `kill -9` / `kill -STOP` from a shell would: the cluster and the
+health checks find out the way ECS and the ALB do. The desired count is written through the ECS API
+(`UpdateService` against moto), and the supervisor's scheduler follows it within about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from emulator.alb import TargetState
+from emulator.clock import Clock, WallClock
+from emulator.cluster.redis_backend import RedisServerProcess
+from emulator.supervisor import Emulator
+
+
+class FaultError(RuntimeError):
+    """The scenario cannot be carried out on this deployment (no task to kill, no Redis to stop...)."""
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    task_id: str
+    pid: int | None
+    connections: int  # open client connections to the task, as the load balancer counts them
+
+    @property
+    def short(self) -> str:
+        return self.task_id[:8]
+
+
+@dataclass(frozen=True)
+class StoppedTask:
+    task_id: str
+    reason: str
+
+
+class Deployment(Protocol):
+    clock: Clock
+
+    def running_tasks(self) -> list[TaskRef]: ...
+
+    def signal(self, task: TaskRef, signum: int) -> bool:
+        """Send `signum` to the task's process; False when it has no process (any more)."""
+        ...
+
+    def redis_controllable(self) -> bool: ...
+
+    async def stop_redis(self) -> str: ...
+
+    async def start_redis(self) -> str: ...
+
+    def desired_count(self) -> int: ...
+
+    async def set_desired_count(self, n: int) -> None: ...
+
+    async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None: ...
+
+    def alb_connections(self) -> int: ...
+
+    def task_of(self, sticky: str | None) -> str | None: ...
+
+
+class EmulatorDeployment:
+    """`Deployment` over a started `Emulator` (process isolation: every task is an OS process)."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        if emulator.cluster is None or emulator.target_group is None or emulator.load_balancer is None:
+            raise FaultError("the emulator is not started")
+        self.emulator = emulator
+        self.cluster = emulator.cluster
+        self.target_group = emulator.target_group
+        self.load_balancer = emulator.load_balancer
+        # the run's clock is the wall: worker processes, their heartbeats and the clients live in real time,
+        # whatever `--time-scale` does to the emulated control plane (health checks, delays, stop timeout)
+        self.clock: Clock = WallClock()
+
+    def running_tasks(self) -> list[TaskRef]:
+        connections = {t.target_id: t.open_connections for t in self.target_group.describe()}
+        return [
+            TaskRef(t.task_id, t.pid, connections.get(t.task_id, 0))
+            for t in self.cluster.tasks
+            if t.status == "RUNNING"
+        ]
+
+    def signal(self, task: TaskRef, signum: int) -> bool:
+        if task.pid is None:
+            return False
+        try:
+            os.kill(task.pid, signum)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _redis(self) -> RedisServerProcess | None:
+        redis = self.emulator.redis
+        return redis if isinstance(redis, RedisServerProcess) else None
+
+    def redis_controllable(self) -> bool:
+        return self._redis() is not None
+
+    async def stop_redis(self) -> str:
+        redis = self._redis()
+        if redis is None:
+            raise FaultError("the emulator's Redis is not a private redis-server")
+        description = redis.description
+        await redis.stop()
+        return f"stopped {description}"
+
+    async def start_redis(self) -> str:
+        redis = self._redis()
+        if redis is None:
+            raise FaultError("the emulator's Redis is not a private redis-server")
+        await redis.start()
+        return f"started {redis.description}, empty"
+
+    def desired_count(self) -> int:
+        return self.cluster.desired_count
+
+    async def set_desired_count(self, n: int) -> None:
+        emulator = self.emulator
+        await emulator.moto.call(emulator.account.set_desired_count, n)
+
+    async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None:
+        """The first of `task_ids` to reach STOPPED within `timeout` (this clock's seconds), or None."""
+        deadline = self.clock.now() + timeout
+        while self.clock.now() < deadline:
+            for task in self.cluster.stopped:
+                if task.task_id in task_ids:
+                    return StoppedTask(task.task_id, task.stopped_reason or "")
+            await self.clock.sleep(0.1)
+        return None
+
+    def alb_connections(self) -> int:
+        return self.load_balancer.connections_accepted
+
+    def task_of(self, sticky: str | None) -> str | None:
+        if not sticky:
+            return None
+        router = self.load_balancer.router
+        for task in [*self.cluster.tasks, *self.cluster.stopped]:
+            if router.token(task.task_id) == sticky:
+                return task.task_id
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        emulator = self.emulator
+        return {
+            "load_balancer_url": self.load_balancer.url,
+            "tasks": len(self.running_tasks()),
+            "isolation": emulator.config.isolation,
+            "redis": emulator.redis.description,
+            "time_scale": emulator.config.time_scale,
+        }
+
+
+async def until_healthy(emulator: Emulator, count: int, timeout: float) -> bool:
+    """Wait (real seconds: start-up is real work) until `count` targets are healthy; False on timeout."""
+    target_group = emulator.target_group
+    assert target_group is not None
+    changed = asyncio.Event()
+    unsubscribe = target_group.subscribe(lambda *_: changed.set())
+    try:
+        async with asyncio.timeout(timeout):
+            while sum(t.state is TargetState.HEALTHY for t in target_group.describe()) < count:
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        return False
+    finally:
+        unsubscribe()
+    return True
