@@ -195,6 +195,10 @@ async def test_a_compressed_websocket_client_that_never_reads_is_cut_off(
     shared_redis_url: str, key_prefix: str
 ) -> None:
     env = {"WS_COMPRESSION": "true", "MAX_UNSENT_BYTES": "100000", "MAX_MESSAGE_LENGTH": "50000", **FAST}
+    env |= {
+        "PING_INTERVAL": "20",
+        "PING_TIMEOUT": "60",
+    }  # it cannot answer heartbeats: the limit must act first
     async with worker_with(shared_redis_url, key_prefix, **env) as worker:
         raw = socket.socket()
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the backlog stays on the worker's side
