@@ -28,7 +28,8 @@ STATIC_PACKAGE = "chat.static"
 log = logging.getLogger("chat.http")
 
 # the page's own files only; 'self' in connect-src also covers ws:// and wss:// to the same host (CSP Level 3,
-# Chromium, Firefox, Safari 15.4+), so no scheme-wide `ws: wss:` that would let a script reach any host
+# Chromium, which tests/chat/test_page.py runs the page in), so no scheme-wide `ws: wss:` that would let a script
+# reach any host. A browser without that rule would block the page's WebSocket (its only transport).
 CONTENT_SECURITY_POLICY = (
     b"default-src 'self'; connect-src 'self'; img-src 'self' data:; "
     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
