@@ -4,8 +4,10 @@ unique and visible, and a resent id is delivered once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -49,6 +51,34 @@ class RawClient:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+@contextlib.asynccontextmanager
+async def sender_and_receiver(
+    redis_url: str, key_prefix: str, **env: str
+) -> AsyncIterator[tuple[ChatClient, ChatClient]]:
+    """One worker, and two logged-in clients on it."""
+    worker = start_worker(redis_url, key_prefix, **env)
+    sender, receiver = ChatClient("sender"), ChatClient("receiver")
+    try:
+        for client in (sender, receiver):
+            await client.connect(worker.url, ["websocket"])
+            await client.login()
+        yield sender, receiver
+    finally:
+        await sender.close()
+        await receiver.close()
+        worker.stop()
+
+
+@contextlib.contextmanager
+def frozen(redis: Any) -> Iterator[None]:
+    """Redis unreachable: SIGSTOP (connections hang, then time out), SIGCONT on the way out."""
+    redis.process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        redis.process.send_signal(signal.SIGCONT)
 
 
 @pytest.mark.parametrize("with_id", [True, False], ids=["with-id", "without-id"])
@@ -106,12 +136,7 @@ async def test_usernames_are_unique_across_workers_and_free_again_after_a_logout
 async def test_resending_several_ids_delivers_each_message_once(
     shared_redis_url: str, key_prefix: str
 ) -> None:
-    worker = start_worker(shared_redis_url, key_prefix)
-    sender, receiver = ChatClient("sender"), ChatClient("receiver")
-    try:
-        for client in (sender, receiver):
-            await client.connect(worker.url, ["websocket"])
-            await client.login()
+    async with sender_and_receiver(shared_redis_url, key_prefix) as (sender, receiver):
         first = [await sender.sio.call("new message", (t, {"id": t}), timeout=10) for t in "ABC"]
         again = [await sender.sio.call("new message", (t, {"id": t}), timeout=10) for t in "ABC"]
         assert first == [{"ok": True}] * 3
@@ -119,58 +144,30 @@ async def test_resending_several_ids_delivers_each_message_once(
         assert (await sender.say("D"))["ok"]
         await receiver.wait_for("new message", lambda d: d["message"] == "D")
         assert [m["message"] for m in receiver.received("new message")] == ["A", "B", "C", "D"]
-    finally:
-        await sender.close()
-        await receiver.close()
-        worker.stop()
 
 
 async def test_no_ok_ack_until_redis_has_the_message(private_redis: Any, key_prefix: str) -> None:
-    """Redis frozen (SIGSTOP): the message waits, unacknowledged; once Redis answers it is stored, acked and sent."""
-    worker = start_worker(private_redis.url, key_prefix, PUBLISH_TIMEOUT="30")
-    sender, receiver = ChatClient("sender"), ChatClient("receiver")
-    try:
-        for client in (sender, receiver):
-            await client.connect(worker.url, ["websocket"])
-            await client.login()
-        private_redis.process.send_signal(signal.SIGSTOP)
-        try:
+    """Redis frozen: the message waits, unacknowledged; once Redis answers it is stored, acked and sent."""
+    async with sender_and_receiver(private_redis.url, key_prefix, PUBLISH_TIMEOUT="30") as (sender, receiver):
+        with frozen(private_redis):
             pending = asyncio.ensure_future(
                 sender.sio.call("new message", ("held", {"id": "h1"}), timeout=30)
             )
             await asyncio.sleep(7.0)  # longer than the worker's Redis socket timeout (5 s)
             assert not pending.done(), f"acked while Redis could not store it: {pending.result()}"
-        finally:
-            private_redis.process.send_signal(signal.SIGCONT)
         assert await pending == {"ok": True}
         heard = await receiver.wait_for("new message", lambda d: d["username"] == "sender", timeout=15)
         assert heard["message"] == "held"
-    finally:
-        await sender.close()
-        await receiver.close()
-        worker.stop()
 
 
 async def test_redis_down_past_the_publish_timeout_gives_a_retryable_refusal_and_the_resend_goes_through(
     private_redis: Any, key_prefix: str
 ) -> None:
-    worker = start_worker(private_redis.url, key_prefix, PUBLISH_TIMEOUT="1")
-    sender, receiver = ChatClient("sender"), ChatClient("receiver")
-    try:
-        for client in (sender, receiver):
-            await client.connect(worker.url, ["websocket"])
-            await client.login()
-        private_redis.process.send_signal(signal.SIGSTOP)
-        try:
+    async with sender_and_receiver(private_redis.url, key_prefix, PUBLISH_TIMEOUT="1") as (sender, receiver):
+        with frozen(private_redis):
             refused = await sender.sio.call("new message", ("later", {"id": "l1"}), timeout=20)
-        finally:
-            private_redis.process.send_signal(signal.SIGCONT)
         assert refused["ok"] is False and refused["retry"] is True and "retry" in refused["error"], refused
         assert (await sender.sio.call("new message", ("later", {"id": "l1"}), timeout=20)) == {"ok": True}
         await receiver.wait_for("new message", lambda d: d["message"] == "later", timeout=15)
         await asyncio.sleep(0.3)
         assert [m["message"] for m in receiver.received("new message")] == ["later"]
-    finally:
-        await sender.close()
-        await receiver.close()
-        worker.stop()
