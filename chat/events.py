@@ -398,7 +398,9 @@ class ChatEvents:
         try:
             await self.fanout.publish(event, {"username": connection.username}, connection.pid, wait=False)
         except Unavailable:
-            return None  # not worth a retry, nor an error on the user's screen: the next keystroke sends another
+            return (
+                None  # not worth a retry, nor an error on the user's screen: the next keystroke sends another
+            )
         except Rejected as exc:
             return await self.refuse(sid, event, str(exc))
         return None
