@@ -31,7 +31,7 @@ from emulator.chaos.ledger import Ledger, Sent
 from emulator.chaos.report import ChaosReport, ClientRecord, build_report
 from emulator.chaos.scenarios import Scenario, Timeline
 from emulator.loadgen.reconnecting import NotConnected, ReconnectingClient
-from emulator.tasks import TaskSet
+from emulator.tasks import TaskSet, wait_or_timeout
 
 SAMPLE_SECONDS = 0.1
 RETRY_BACKOFF = (0.25, 0.5, 1.0, 2.0)  # after a retryable refusal, then the last one again
@@ -165,7 +165,7 @@ class ChaosRun:
         settings, clock = self.settings, self.clock
         seconds = self.scenario.default_seconds if settings.seconds is None else settings.seconds
         assert self.scenario.inject is not None
-        fault_at = end = clock.now()
+        fault_at = end = stopped = clock.now()
         for participant in self.participants:
             self._tasks.spawn(participant.run(), f"chaos-client-{participant.name}")
         try:
@@ -181,8 +181,9 @@ class ChaosRun:
             await self._until_all_back(fault_at)
             await clock.sleep(settings.after)
             self._stop_sending.set()
+            stopped = clock.now()
             self.timeline.note("senders stop")
-            await asyncio.wait(sending, timeout=settings.settle)  # real seconds, as the clock's
+            await wait_or_timeout(asyncio.gather(*sending), clock.sleep(settings.settle))
             self._abandon.set()
             await clock.sleep(settings.settle)
             end = clock.now()
@@ -193,7 +194,7 @@ class ChaosRun:
             await asyncio.gather(*(p.close() for p in self.participants), return_exceptions=True)
             await self._tasks.wait(timeout=5.0)
             await self._tasks.cancel_all()
-        return self._report(fault_at, end, seconds)
+        return self._report(fault_at, stopped, end, seconds)
 
     async def _all_logged_in(self) -> None:
         waits = [asyncio.ensure_future(p.wait_connected()) for p in self.participants]
@@ -300,7 +301,7 @@ class ChaosRun:
             record.last_error = participant.last_error
             record.connected_at_end = participant.connected
 
-    def _report(self, fault_at: float, end: float, seconds: float) -> ChaosReport:
+    def _report(self, fault_at: float, stopped: float, end: float, seconds: float) -> ChaosReport:
         origin = self.timeline.origin
         return build_report(
             scenario=self.scenario,
@@ -314,6 +315,7 @@ class ChaosRun:
             timeline=self.timeline.events,
             origin=origin,
             fault_at=fault_at,
+            senders_stopped=stopped,
             end=end,
             deployment=self.describe,
         )

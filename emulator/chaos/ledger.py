@@ -76,7 +76,9 @@ class Receiver:
 
     def delivered(self, message: Sent) -> None:
         self.receipts.append(message.message_id)
-        if self.sessions:
+        # between a lost connection and the next session (a fresh one logs in first) a delivery is no session's
+        # evidence: it came on the new connection, before the session it belongs to was recorded
+        if self.sessions and not self.sessions[-1].broken:
             session = self.sessions[-1]
             session.delivered.add(message.message_id)
             if message.first_sent_at is not None:
@@ -125,14 +127,16 @@ class Tally:
     foreign: int  # chat messages that are not this run's
     lost_samples: tuple[LostMessage, ...] = ()
     refusal_samples: tuple[str, ...] = ()  # the servers' words for the first final refusals
+    duplicate_samples: tuple[str, ...] = ()  # the first duplicated messages, and who got them how often
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             name: getattr(self, name)
             for name in self.__dataclass_fields__
-            if name not in ("lost_samples", "refusal_samples")
+            if name not in ("lost_samples", "refusal_samples", "duplicate_samples")
         }
         out["refusal_samples"] = list(self.refusal_samples)
+        out["duplicate_samples"] = list(self.duplicate_samples)
         out["lost_samples"] = [
             {
                 "id": m.message_id,
@@ -257,11 +261,21 @@ class Ledger:
             not_owed=not_owed,
             foreign=self.foreign,
             lost_samples=tuple(sorted(lost, key=lambda m: m.acked_at)[:MAX_LOST_SAMPLES]),
+            duplicate_samples=self._duplicate_samples(counts, duplicated),
             refusal_samples=tuple(
                 f"{m.message_id}: {m.refused}"
                 for m in messages
                 if m.refused is not None and m.acked_at is None
             )[:MAX_LOST_SAMPLES],
+        )
+
+    def _duplicate_samples(self, counts: dict[str, Counter[str]], duplicated: set[str]) -> tuple[str, ...]:
+        first = sorted(duplicated, key=lambda i: (self.messages[i].first_sent_at or 0.0, i))[
+            :MAX_LOST_SAMPLES
+        ]
+        return tuple(
+            f"{i}: " + ", ".join(f"{name} x{c[i]}" for name, c in sorted(counts.items()) if c[i] > 1)
+            for i in first
         )
 
     def _out_of_order(self, receiver: Receiver) -> int:

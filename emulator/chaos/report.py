@@ -96,6 +96,7 @@ class ChaosReport:
     storm_peak_per_s: int
     storm_connections: int
     acks_paused_s: float
+    duration_s: float  # from the clients' start to the end of the settle period
     tasks_before: dict[str, int]
     tasks_after: dict[str, int]
     never_back_samples: list[str]
@@ -126,6 +127,7 @@ def build_report(
     timeline: Sequence[tuple[float, str]],
     origin: float,
     fault_at: float,
+    senders_stopped: float,
     end: float,
     deployment: dict[str, Any],
 ) -> ChaosReport:
@@ -137,7 +139,6 @@ def build_report(
     known = [r.name for r in records if first[r.name] and last[r.name]]
     moved = sum(first[n] != last[n] for n in known) if known else None
     peak, storm = peak_per_second(samples, fault_at)
-    stopped_sending = max((at for at, text in timeline if text == "senders stop"), default=end - origin)
     settings_out = asdict(settings)
     settings_out["seconds"] = seconds
     return ChaosReport(
@@ -158,7 +159,8 @@ def build_report(
         back_after_s=None if never else round(max(b for b in backs if b is not None) - fault_at, 2),
         storm_peak_per_s=peak,
         storm_connections=storm,
-        acks_paused_s=round(longest_gap(acked_at, fault_at, origin + stopped_sending), 2),
+        acks_paused_s=round(longest_gap(acked_at, fault_at, senders_stopped), 2),
+        duration_s=round(end - origin, 2),
         tasks_before=_per_task(first),
         tasks_after=_per_task(last),
         never_back_samples=[f"{r.name}: {r.last_error or 'no session'}" for r in never[:5]],
@@ -188,7 +190,7 @@ def render(report: ChaosReport, console: Console) -> None:
         "timeline",
         *(f"  {at:7.2f} s  {text}" for at, text in report.timeline),
         f"messages    sent {t.sent}, acked {t.acked} ({t.duplicate_acks} as duplicates), refused {t.refused}, "
-        f"unacked {t.unacked} ({t.delivered_unacked} of these delivered all the same); "
+        f"unacked {t.unacked}, delivered although not acked {t.delivered_unacked}; "
         f"{t.attempts - t.sent} resends, {t.retry_refusals} retryable refusals",
         f"delivery    delivered {t.delivered}, lost {t.lost}, duplicated {t.duplicated} ({t.extra_copies} extra "
         f"copies), out of order {t.out_of_order}; {t.received} deliveries for {t.owed} owed, "
@@ -200,13 +202,15 @@ def render(report: ChaosReport, console: Console) -> None:
         f"recovery    every client back after "
         f"{'never' if report.back_after_s is None else f'{report.back_after_s:g} s'}; reconnect storm peak "
         f"{report.storm_peak_per_s} connections/s at the load balancer ({report.storm_connections} after the "
-        f"fault); acks paused for {report.acks_paused_s:g} s at most",
+        f"fault); acks paused for {report.acks_paused_s:g} s at most; {report.duration_s:g} s in all",
     ]
     for sample in t.lost_samples:
         lines.append(
             f"lost        {sample.message_id} (acked at {sample.acked_at:.2f} s) never reached "
             f"{', '.join(sample.missing_at)}"
         )
+    for duplicate in t.duplicate_samples:
+        lines.append(f"duplicated  {duplicate}")
     for refusal in t.refusal_samples:
         lines.append(f"refused     {refusal}")
     for never in report.never_back_samples:

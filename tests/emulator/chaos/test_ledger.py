@@ -79,6 +79,7 @@ def test_a_message_received_twice_is_duplicated_not_delivered() -> None:
         ledger.received(receiver, m.text)
     t = ledger.tally()
     assert (t.delivered, t.lost, t.duplicated, t.extra_copies) == (0, 0, 1, 2)
+    assert t.duplicate_samples == (f"{m.message_id}: a x3",)
 
 
 def test_a_later_message_before_an_earlier_one_of_the_same_sender_is_out_of_order() -> None:
@@ -171,3 +172,19 @@ def test_acked_messages_are_delivered_lost_or_duplicated(
     assert t.lost == sum(counts[m.message_id] == 0 for m in acked)
     assert t.delivered + t.lost + sum(counts[m.message_id] > 1 for m in acked) == t.acked
     assert t.extra_copies == sum(max(0, n - 1) for n in counts.values())
+
+
+def test_a_delivery_between_sessions_is_no_evidence_for_the_broken_one() -> None:
+    """A message that arrives on the new connection before its fresh session is recorded (the login's ack and a
+    broadcast can arrive together) does not make the broken session owe what came before it."""
+    ledger = Ledger("r1")
+    logged_in(ledger, "a")
+    a = ledger.receiver("a")
+    unseen = send(ledger, "s0", 0, at=1.0)
+    a.connection_lost()
+    early = send(ledger, "s0", 1, at=2.0)
+    ledger.received("a", early.text)  # on the new connection, just before:
+    a.session_started(2.5, recovered=False)
+    t = ledger.tally()
+    assert (t.lost, t.not_owed) == (0, 2)
+    assert unseen.acked_at is not None

@@ -75,12 +75,37 @@ def test_kill_all(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.slow
 def test_freeze_task(capsys: pytest.CaptureFixture[str]) -> None:
+    """At --time-scale 10 the frozen task fails its health checks and is replaced (SIGTERM, then SIGKILL after
+    the stop timeout) before its SIGCONT: its clients move to the other tasks."""
     code, report = chaos(capsys, "freeze-task", "--seconds", "6")
     assert_nothing_acked_lost(code, report)
     events = [e["event"] for e in report["timeline"]]
     assert events[1].startswith("SIGSTOP task") and "for 6 s" in events[1]
     assert events[2].startswith(("SIGCONT task", "task ")), events  # gone already: replaced as unhealthy
     assert report["disconnected"] >= 1 and report["not_recovered"] == 0
+
+
+@pytest.mark.slow
+def test_freeze_task_until_unhealthy_then_continued(capsys: pytest.CaptureFixture[str]) -> None:
+    """Real time, a 1 s + 2 s heartbeat: the clients give the frozen task up after 3 s, its target turns unhealthy
+    (two 6 s health checks), and at SIGCONT the task's clients recover on it, its stream reader 14 s behind."""
+    capsys.readouterr()
+    argv = [
+        "chaos",
+        "freeze-task",
+        "--seconds",
+        "14",
+        "--param",
+        "PingInterval=1",
+        "--param",
+        "PingTimeout=2",
+    ]
+    argv += ["--workers", "3", "--senders", "2", "--receivers", "4", "--rate", "5"]
+    code = main([*argv, "--before", "1", "--after", "1", "--settle", "1.5", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["disconnected"] >= 1 and report["recovered"] >= report["disconnected"], report["timeline"]
+    assert report["tally"]["duplicated"] == 0, f"duplicates: {report['tally']['duplicate_samples']}"
+    assert_nothing_acked_lost(code, report)
 
 
 @pytest.mark.slow
@@ -168,6 +193,7 @@ def lossy_report() -> Any:
         timeline=[(0.0, "3 clients logged in; senders start"), (1.5, "senders stop")],
         origin=0.0,
         fault_at=1.0,
+        senders_stopped=1.5,
         end=5.0,
         deployment={},
     )
