@@ -137,7 +137,11 @@ class ReconnectingClient:
                     break
                 delay = self.backoff.delay(failures, self.rng.random())
                 failures += 1
-                await wait_or_timeout(asyncio.ensure_future(self._stopped.wait()), self.clock.sleep(delay))
+                stopped = asyncio.ensure_future(self._stopped.wait())
+                try:
+                    await wait_or_timeout(stopped, self.clock.sleep(delay))  # close() cuts the wait short
+                finally:
+                    stopped.cancel()
         finally:
             await http.close()
             await self._tasks.cancel_all()
