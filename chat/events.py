@@ -230,6 +230,7 @@ class ChatEvents:
         connection = self.connections.pop(sid, None)
         self.fanout.local.pop(sid, None)
         self.fanout.catching_up.pop(sid, None)
+        self.fanout.replayed.pop(sid, None)
         if connection is None or connection.username is None:
             return
         if self.draining:
@@ -356,15 +357,19 @@ class ChatEvents:
                 await asyncio.sleep(wait)
                 wait = connection.messages.take()
 
+        username = connection.username
+
         def remember(pipe: Any) -> None:
-            self.sessions.save_in(pipe, pid, last=mark)
+            # the whole session, not just the mark: after Redis restarted empty this write recreates it, and a
+            # session without its name would be recovered nameless
+            self.sessions.save_in(pipe, pid, last=mark, username=username, sid=sid)
             if message_id:
                 self.sessions.remember_in(pipe, pid, message_id)
 
         try:
             await self.fanout.publish(
                 "new message",
-                {"username": connection.username, "message": message},
+                {"username": username, "message": message},
                 pid,
                 also=remember,
                 uid=f"{pid}:{message_id}" if message_id else "",

@@ -101,6 +101,9 @@ class Fanout:
         self._now = now
         self.local: dict[str, Recipient] = {}  # sid -> recipient, every connected client of this worker
         self.catching_up: dict[str, list[tuple[str, bytes, str]]] = {}  # sid -> live entries held back
+        # sid -> the id a recovery replayed up to, while this worker's reader is still behind it (a worker that
+        # was frozen, or lost Redis, recovers clients from the stream's head before its reader gets there)
+        self.replayed: dict[str, str] = {}
         self.last_id: str | None = None
         self.reader_ok = False
         self.stats = FanoutStats()
@@ -303,8 +306,8 @@ class Fanout:
         everything = b"".join(frame for frame, _ in frames) if len(frames) > 1 else frames[0][0]
         senders = {skip for _, skip in frames}
         limit = self.sio.max_unsent_bytes
-        holding = self.catching_up
-        queued: list[Recipient] = []
+        holding, replayed = self.catching_up, self.replayed
+        queued: list[tuple[Recipient, list[tuple[bytes, str]]]] = []
         slow: list[RawSocket] = []
         delivered = 0
         for recipient in self.local.values():
@@ -312,7 +315,13 @@ class Fanout:
                 held = holding[recipient.sid]
                 held.extend((e[0], frame, skip) for e, (frame, skip) in zip(entries, frames, strict=True))
                 continue
-            if recipient.pid in senders:
+            mine = frames
+            if replayed and recipient.sid in replayed:
+                mine = self._beyond_replay(recipient.sid, entries, frames)
+                blob = b"".join(frame for frame, skip in mine if skip != recipient.pid)
+                if not blob:
+                    continue
+            elif recipient.pid in senders:
                 blob = b"".join(frame for frame, skip in frames if skip != recipient.pid)
                 if not blob:
                     continue
@@ -322,7 +331,7 @@ class Fanout:
             if raw is None:
                 raw = recipient.raw = self.sio.raw_socket(recipient.eio_sid)
                 if raw is None:
-                    queued.append(recipient)
+                    queued.append((recipient, mine))
                     continue
             transport = raw.transport
             if transport.is_closing():
@@ -335,9 +344,7 @@ class Fanout:
         for raw in slow:
             self.sio.cut_off(raw, f"more than {limit} bytes waiting to be sent")
         if queued:
-            task = asyncio.get_running_loop().create_task(
-                self._queue_for_polling(queued, frames), name="fanout-poll"
-            )
+            task = asyncio.get_running_loop().create_task(self._queue_for_polling(queued), name="fanout-poll")
             task.add_done_callback(_log_failure)
 
     def _first_time(self, uid: str) -> bool:
@@ -354,13 +361,22 @@ class Fanout:
             self._seen.discard(self._seen_order.popleft())
         return True
 
-    async def _queue_for_polling(self, recipients: list[Recipient], frames: list[tuple[bytes, str]]) -> None:
+    def _beyond_replay(
+        self, sid: str, entries: list[tuple[str, str, str]], frames: list[tuple[bytes, str]]
+    ) -> list[tuple[bytes, str]]:
+        """The frames of a batch that the replay of `sid`'s recovery did not already write to it."""
+        mark = self.replayed[sid]
+        if _id_lt(mark, entries[-1][0], strict=False):
+            del self.replayed[sid]  # the reader has caught up with the replay
+        return [f for e, f in zip(entries, frames, strict=True) if _id_lt(mark, e[0], strict=True)]
+
+    async def _queue_for_polling(self, queued: list[tuple[Recipient, list[tuple[bytes, str]]]]) -> None:
         """Clients still on long-polling get the packets through python-engineio's queue."""
-        texts = [(frame_payload(frame), skip) for frame, skip in frames]
-        for recipient in recipients:
-            for text, skip in texts:
+        for recipient, frames in queued:
+            for frame, skip in frames:
                 if skip == recipient.pid:
                     continue
+                text = frame_payload(frame)
                 try:
                     await self.sio.eio.send(recipient.eio_sid, text)
                 except Exception as exc:  # the client went away meanwhile
@@ -391,6 +407,8 @@ class Fanout:
     def release(self, sid: str, replayed_up_to: str) -> list[bytes]:
         """Stop holding `sid`; return the held entries the replay did not already cover."""
         held = self.catching_up.pop(sid, [])
+        if self.last_id is None or _id_lt(self.last_id, replayed_up_to, strict=True):
+            self.replayed[sid] = replayed_up_to  # the reader will read again what the replay wrote
         return [frame for entry_id, frame, _ in held if _id_lt(replayed_up_to, entry_id, strict=True)]
 
     def _note_error(self, exc: Exception) -> None:

@@ -171,3 +171,25 @@ async def test_redis_down_past_the_publish_timeout_gives_a_retryable_refusal_and
         await receiver.wait_for("new message", lambda d: d["message"] == "later", timeout=15)
         await asyncio.sleep(0.3)
         assert [m["message"] for m in receiver.received("new message")] == ["later"]
+
+
+async def test_a_message_after_redis_restarted_empty_stores_the_whole_session(
+    private_redis: Any, key_prefix: str
+) -> None:
+    """The message's write recreates the session Redis lost, with its name: a later recovery must not bring the
+    client back nameless (it would skip `add user`, and every message after would be refused)."""
+    import redis.asyncio as aioredis
+
+    async with sender_and_receiver(private_redis.url, key_prefix) as (sender, _receiver):
+        private_redis.stop()
+        private_redis.start()  # empty: no persistence
+        ack = await sender.sio.call_with_retry(
+            "new message", "after", {"id": "a1"}, ack_timeout=5, retries=10
+        )
+        assert ack == {"ok": True}
+        client = aioredis.Redis.from_url(private_redis.url, decode_responses=True)
+        try:
+            session = await client.hgetall(f"{key_prefix}:session:{sender.sio.pid}")
+        finally:
+            await client.aclose()
+        assert session.get("username") == "sender", session
