@@ -110,6 +110,7 @@ class LostMessage:
 class Tally:
     sent: int  # messages created (each counted once, however often it was sent)
     attempts: int  # sends on the wire, resends included
+    resends: int  # sends on the wire after a message's first
     acked: int
     duplicate_acks: int  # acked with "duplicate": true (the server already had it)
     refused: int  # final refusals
@@ -243,6 +244,7 @@ class Ledger:
         return Tally(
             sent=len(messages),
             attempts=sum(m.attempts for m in messages),
+            resends=sum(max(0, m.attempts - 1) for m in messages),
             acked=len(acked),
             duplicate_acks=sum(m.duplicate_ack for m in acked),
             refused=sum(m.refused is not None and m.acked_at is None for m in messages),

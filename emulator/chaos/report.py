@@ -191,7 +191,7 @@ def render(report: ChaosReport, console: Console) -> None:
         *(f"  {at:7.2f} s  {text}" for at, text in report.timeline),
         f"messages    sent {t.sent}, acked {t.acked} ({t.duplicate_acks} as duplicates), refused {t.refused}, "
         f"unacked {t.unacked}, delivered although not acked {t.delivered_unacked}; "
-        f"{t.attempts - t.sent} resends, {t.retry_refusals} retryable refusals",
+        f"{t.resends} resends, {t.retry_refusals} retryable refusals",
         f"delivery    delivered {t.delivered}, lost {t.lost}, duplicated {t.duplicated} ({t.extra_copies} extra "
         f"copies), out of order {t.out_of_order}; {t.received} deliveries for {t.owed} owed, "
         f"{t.not_owed} not owed (around sessions not recovered)",
