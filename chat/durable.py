@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0
+MIN_ATTEMPT = 0.5  # seconds one attempt may always take, even with no time left (a "try once")
 
 # Errors after which the same write may succeed: the server is away, busy loading, or a replica during failover.
 TRANSIENT: tuple[type[BaseException], ...] = (
@@ -29,6 +30,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     redis_errors.TimeoutError,
     redis_errors.ReadOnlyError,  # a failover in progress: the old primary is now a replica
     redis_errors.TryAgainError,
+    redis_errors.MasterDownError,  # a replica that lost its primary during a failover
+    redis_errors.ClusterDownError,
     OSError,
     TimeoutError,
 )
@@ -51,21 +54,27 @@ async def until_durable(
     timeout: float,
     *,
     on_retry: Callable[[BaseException], None] | None = None,
+    abandon: Callable[[], bool] | None = None,
     now: Callable[[], float] = time.monotonic,
 ) -> T:
-    """Run `write` until it succeeds, retrying transient errors for up to `timeout` seconds."""
+    """Run `write` until it succeeds, retrying transient errors for up to `timeout` seconds (one attempt is cut
+    short at the deadline too, with at least `MIN_ATTEMPT` seconds). `abandon()` true between attempts gives up
+    early (the client that asked went away)."""
     deadline = now() + timeout
     delay = FIRST_DELAY
     while True:
+        left = deadline - now()
         try:
-            return await write()
+            if left == float("inf"):
+                return await write()
+            return await asyncio.wait_for(write(), max(left, MIN_ATTEMPT))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if not is_transient(exc):
                 raise Rejected(f"{type(exc).__name__}: {exc}") from exc
             left = deadline - now()
-            if left <= 0:
+            if left <= 0 or (abandon is not None and abandon()):
                 raise Unavailable(f"Redis unreachable for {timeout:g} s ({type(exc).__name__})") from exc
             if on_retry is not None:
                 on_retry(exc)

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ Ack = dict[str, Any]
 T = TypeVar("T")
 CLIENT_LEFT = ("client disconnect", "server disconnect")
 MAX_ID_LENGTH = 64
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")  # a stream offset, as a client reports it back
 
 
 @dataclass
@@ -66,6 +68,10 @@ class Connection:
     last_fingerprint: str = ""
     recovered_from: str = ""  # the sid this session had before a recovery (to drop a retried duplicate)
     previous_pid: str = ""  # the session id the client presented when its session could not be recovered
+    inherited_ids: bool = False  # the previous session's accepted ids were loaded (see `_send`)
+    closed: bool = (
+        False  # disconnected: its events still waiting are dropped, unacked, for the client to resend
+    )
     recent_ids: RecentIds = field(default_factory=RecentIds)
     turn: asyncio.Lock = field(default_factory=asyncio.Lock)  # one event at a time, in arrival order
     waiting: int = 0  # events holding or waiting for the turn
@@ -117,8 +123,9 @@ class ChatEvents:
 
         return guarded
 
-    async def _durable(self, write: Callable[[], Awaitable[T]]) -> T:
-        return await until_durable(write, self.settings.publish_timeout)
+    async def _durable(self, write: Callable[[], Awaitable[T]], connection: Connection | None = None) -> T:
+        abandon = (lambda: connection.closed) if connection is not None else None
+        return await until_durable(write, self.settings.publish_timeout, abandon=abandon)
 
     @contextlib.asynccontextmanager
     async def _turn(self, connection: Connection) -> AsyncIterator[None]:
@@ -155,6 +162,7 @@ class ChatEvents:
             isinstance(auth, dict)
             and isinstance(auth.get("pid"), str)
             and isinstance(auth.get("offset"), str)
+            and STREAM_ID.fullmatch(auth["offset"])
         ):
             admission = await self._recover(sid, eio_sid, auth["pid"], auth["offset"])
             if admission is not None:
@@ -203,19 +211,28 @@ class ChatEvents:
         self.fanout.hold(sid)  # live entries wait until the replay is written
         try:
             missed = await self.fanout.missed_since(offset, pid)
+            if missed is not None:
+                await self.sessions.save(pid, sid=sid)
+                # a name taken by someone else meanwhile: no recovery (the client joins again and is told)
+                if connection.username is not None and not await self.presence.claim_name(
+                    connection.username, pid
+                ):
+                    missed = None
+                elif connection.username is not None:
+                    await self.presence.join(pid)
+            socket = self.sio.eio.sockets.get(eio_sid)
+            if socket is None or socket.closed:  # the client went away while Redis was slow to answer
+                missed = None
         except Exception as exc:
-            log.warning("recovery of %s failed reading the stream: %s", pid, exc)
+            log.warning("recovery of %s failed: %s", pid, exc)
             missed = None
         if missed is None:
             self.fanout.release(sid, offset)
-            del self.connections[sid]
-            del self.fanout.local[sid]
+            self.fanout.replayed.pop(sid, None)
+            self.connections.pop(sid, None)
+            self.fanout.local.pop(sid, None)
             return None
         replay, up_to = missed
-        await self.sessions.save(pid, sid=sid)
-        if connection.username is not None:
-            await self.presence.join(pid)
-            await self.presence.claim_name(connection.username, pid)  # a name freed meanwhile is taken again
 
         async def flush_held() -> None:
             for frame in self.fanout.release(sid, up_to):
@@ -231,6 +248,8 @@ class ChatEvents:
         self.fanout.local.pop(sid, None)
         self.fanout.catching_up.pop(sid, None)
         self.fanout.replayed.pop(sid, None)
+        if connection is not None:
+            connection.closed = True
         if connection is None or connection.username is None:
             return
         if self.draining:
@@ -253,6 +272,10 @@ class ChatEvents:
         await self._announce_left(connection)
 
     async def _announce_left(self, connection: Connection) -> None:
+        async with connection.turn:  # after the events still in its queue (they see `closed` and stop)
+            await self._announce_left_now(connection)
+
+    async def _announce_left_now(self, connection: Connection) -> None:
         name, pid = connection.username or "", connection.pid
         try:
             num_users = await self._durable(lambda: self.presence.leave(pid))
@@ -292,15 +315,26 @@ class ChatEvents:
 
     async def _join(self, connection: Connection, name: str) -> Ack:
         sid, pid = connection.sid, connection.pid
+        if connection.closed:
+            return await self.refuse(sid, "add user", "disconnected; retry", retry=True)
         if connection.username is not None:
             if connection.username == name:  # a resend of the `add user` that was accepted
-                return {"ok": True, "numUsers": await self.presence.count()}
+                with contextlib.suppress(Exception):
+                    return {"ok": True, "numUsers": await self.presence.count()}
+                return {"ok": True}
             return await self.refuse(sid, "add user", f"already joined as {connection.username!r}")
         try:
-            if not await self._durable(lambda: self.presence.claim_name(name, pid, connection.previous_pid)):
+            claimed = await self._durable(
+                lambda: self.presence.claim_name(name, pid, connection.previous_pid), connection
+            )
+            if not claimed:
                 return await self.refuse(sid, "add user", f"the name {name!r} is taken: choose another one")
-            await self._durable(lambda: self.sessions.save(pid, username=name, sid=sid))
-            num_users = await self._durable(lambda: self.presence.join(pid))
+            await self._durable(lambda: self.sessions.save(pid, username=name, sid=sid), connection)
+            num_users = await self._durable(lambda: self.presence.join(pid), connection)
+            if connection.closed:  # left while this login waited: no "joined" that no "left" would follow
+                await self._durable(lambda: self.presence.leave(pid))
+                await self._durable(lambda: self.presence.release_name(name, pid))
+                return await self.refuse(sid, "add user", "disconnected; retry", retry=True)
             await self.fanout.publish("user joined", {"username": name, "numUsers": num_users}, pid)
         except Unavailable as exc:
             return await self.refuse(sid, "add user", f"{exc}; retry", retry=True)
@@ -341,8 +375,16 @@ class ChatEvents:
 
     async def _send(self, connection: Connection, message: str, message_id: str | None) -> Ack:
         sid, pid = connection.sid, connection.pid
+        if connection.closed:
+            return await self.refuse(sid, "new message", "disconnected; retry", retry=True)
         if connection.username is None:
             return await self.refuse(sid, "new message", "send `add user` before `new message`")
+        if message_id and connection.previous_pid and not connection.inherited_ids:
+            # a session that could not be recovered: the ids its predecessor had accepted still count
+            connection.inherited_ids = True
+            with contextlib.suppress(Exception):
+                for old in await self.sessions.recent_ids(connection.previous_pid):
+                    connection.recent_ids.add(old)
         mark = f"id:{message_id}" if message_id else fingerprint(message)
         if (message_id and message_id in connection.recent_ids) or (
             not message_id and mark == connection.last_fingerprint and connection.recovered_from
@@ -356,13 +398,17 @@ class ChatEvents:
             while wait:
                 await asyncio.sleep(wait)
                 wait = connection.messages.take()
+            if connection.closed:
+                return await self.refuse(sid, "new message", "disconnected; retry", retry=True)
 
         username = connection.username
 
         def remember(pipe: Any) -> None:
             # the whole session, not just the mark: after Redis restarted empty this write recreates it, and a
-            # session without its name would be recovered nameless
-            self.sessions.save_in(pipe, pid, last=mark, username=username, sid=sid)
+            # session without its name would be recovered nameless; `sid` only if absent, so that a stale
+            # connection never takes the session back from the one that recovered it
+            self.sessions.save_in(pipe, pid, last=mark)
+            self.sessions.restore_in(pipe, pid, username=username, sid=sid)
             if message_id:
                 self.sessions.remember_in(pipe, pid, message_id)
 
@@ -373,6 +419,7 @@ class ChatEvents:
                 pid,
                 also=remember,
                 uid=f"{pid}:{message_id}" if message_id else "",
+                abandon=lambda: connection.closed,
             )
         except Unavailable as exc:
             return await self.refuse(sid, "new message", f"{exc}; retry", retry=True)

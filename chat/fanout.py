@@ -131,13 +131,14 @@ class Fanout:
         *,
         uid: str = "",
         wait: bool = True,
+        abandon: Callable[[], bool] | None = None,
     ) -> None:
         """Send `[event, data]` to every client of every worker but `skip_pid`'s; returns once Redis has it.
 
         `also` may add commands to the same round trip (e.g. remember the sender's message id). `uid` names the
         entry across publishes: two entries with one uid are delivered once, whichever workers published them
         (a client that resent a message to another worker). `wait=False` tries once (a typing notice is not
-        worth waiting for). Raises `durable.Unavailable` (retry later) or `durable.Rejected` (never)."""
+        worth waiting for); `abandon()` true stops the retries (the sender went away). Raises `durable.Unavailable` (retry later) or `durable.Rejected` (never)."""
         try:
             payload = self.encode(event, data)
             payload.encode()  # text that cannot be UTF-8 (a lone surrogate) is refused before Redis sees it
@@ -148,7 +149,9 @@ class Fanout:
         timeout = self.publish_timeout if wait else 0.0
         self.stats.waiting_now += 1
         try:
-            await until_durable(lambda: self._xadd(entry, also), timeout, on_retry=self._note_retry)
+            await until_durable(
+                lambda: self._xadd(entry, also), timeout, on_retry=self._note_retry, abandon=abandon
+            )
         except Unavailable:
             self.stats.unavailable_refusals += 1
             raise
@@ -248,7 +251,12 @@ class Fanout:
                 await self._check_gap()
                 continue
             for _stream, entries in found or ():
-                self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
+                try:
+                    self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
+                except Exception:  # one bad entry (e.g. written by something else) must not stop the reader
+                    log.exception("could not deliver a batch of %d entries", len(entries))
+                    if entries:
+                        self.last_id = _text(entries[-1][0])
             if outage_since is not None and not found:  # caught up with the stream after an outage
                 await self._republish_lost(outage_since)
                 outage_since = None
@@ -313,7 +321,11 @@ class Fanout:
         for recipient in self.local.values():
             if holding and recipient.sid in holding:
                 held = holding[recipient.sid]
-                held.extend((e[0], frame, skip) for e, (frame, skip) in zip(entries, frames, strict=True))
+                held.extend(
+                    (e[0], frame, skip)
+                    for e, (frame, skip) in zip(entries, frames, strict=True)
+                    if skip != recipient.pid  # never a client's own message back to it
+                )
                 continue
             mine = frames
             if replayed and recipient.sid in replayed:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -92,15 +93,20 @@ class Presence:
             await self.client.delete(key)
 
     async def heartbeat(self, sids: Iterable[str], names: Mapping[str, str] | None = None) -> int:
-        """Refresh this worker's users (and the names they hold: name -> sid) and sweep stale entries; returns
-        how many were swept."""
+        """Refresh this worker's users (and the names they hold: name -> sid, kept only where nobody else took
+        them meanwhile) and sweep stale entries; returns how many were swept."""
         now = self._now_ms()
         mapping = dict.fromkeys(sids, now)
+        held = list((names or {}).items())
+        owners: list[Any] = []
+        if held:
+            owners = await self.client.mget([self.name_key(name) for name, _ in held])
         async with self.client.pipeline(transaction=False) as pipe:
             if mapping:
                 pipe.zadd(self.key, mapping)
-            for name, sid in (names or {}).items():
-                pipe.set(self.name_key(name), sid, px=self.ttl_ms)
+            for (name, sid), owner in zip(held, owners, strict=True):
+                if owner is None or (owner.decode() if isinstance(owner, bytes) else owner) == sid:
+                    pipe.set(self.name_key(name), sid, px=self.ttl_ms)
             pipe.zremrangebyscore(self.key, "-inf", now - self.ttl_ms)
             results = await pipe.execute()
         return int(results[-1])

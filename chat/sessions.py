@@ -83,17 +83,23 @@ class Sessions:
             pipe.expire(self.key(pid), self.ttl)
             await pipe.execute()
 
+    def restore_in(self, pipe: Any, pid: str, **fields: str) -> None:
+        """Queue: write `fields` where the session lacks them (Redis restarted empty), never over newer ones."""
+        for name, value in fields.items():
+            pipe.hsetnx(self.key(pid), name, value)
+        pipe.expire(self.key(pid), self.ttl)
+
     def save_in(self, pipe: Any, pid: str, **fields: str) -> None:
         """Queue a `save` on a pipeline another command is using (one round trip for both)."""
         pipe.hset(self.key(pid), mapping=dict[Any, Any](fields))
         pipe.expire(self.key(pid), self.ttl)
 
     async def refresh(self, sessions: Iterable[tuple[str, dict[str, str]]]) -> None:
-        """Keep live sessions alive: (pid, fields) rewritten with a fresh TTL, so a Redis that restarted empty
-        gets them back."""
+        """Keep live sessions alive: (pid, fields) written where missing, with a fresh TTL, so a Redis that
+        restarted empty gets them back (and a stale connection never takes a session back from a newer one)."""
         async with self.client.pipeline(transaction=False) as pipe:
             for pid, fields in sessions:
-                self.save_in(pipe, pid, **fields)
+                self.restore_in(pipe, pid, **fields)
                 pipe.expire(self.ids_key(pid), self.ttl)
             if len(pipe):
                 await pipe.execute()

@@ -17,6 +17,8 @@ from typing import Any
 # overrides), surrogates, private use, unassigned, and line / paragraph separators.
 FORBIDDEN_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 INVISIBLE = frozenset({"Zs", "Mn", "Mc", "Me"})  # spaces and combining marks: nothing to see on their own
+# letters that render as blank space (Braille blank, Hangul fillers)
+BLANK_LETTERS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
 
 
 def check_text(value: Any, what: str, limit: int) -> str | None:
@@ -47,7 +49,7 @@ def username(value: Any, limit: int) -> tuple[str, str | None]:
                 "",
                 f"username must not contain U+{ord(char):04X} ({category}: an invisible or control character)",
             )
-    if all(unicodedata.category(char) in INVISIBLE for char in name):
+    if all(char in BLANK_LETTERS or unicodedata.category(char) in INVISIBLE for char in name):
         return "", "username must show at least one visible character"
     if len(name) > limit:
         return "", f"username is longer than {limit} characters"

@@ -37,6 +37,8 @@
   let joined = false; // `add user` accepted (or the session recovered) on the current connection
   let outbox = []; // messages typed while not joined, sent after the next accepted `add user`
   let inFlight = []; // messages sent whose ack has not come yet
+  let retryTimer = null; // while set, a refused message waits to be sent again: later ones wait behind it
+  let sequence = 0; // the order the user typed the messages in
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 5000;
 
@@ -153,7 +155,7 @@
     },
     onClose() {
       joined = false;
-      outbox = inFlight.concat(outbox);
+      inFlight.forEach(queueInOrder);
       inFlight = [];
       typing = false;
       removeAllTyping();
@@ -178,6 +180,12 @@
       }
       if (!ack || ack.ok !== true) {
         pendingName = null;
+        if (username !== null) {
+          // a re-login refused for good (the name was taken meanwhile): back to the login page
+          username = null;
+          chatPage.hidden = true;
+          loginPage.hidden = false;
+        }
         ackError(ack || { ok: false, error: "the server refused the name" });
         return;
       }
@@ -197,6 +205,13 @@
     queued.forEach(sendMessage);
   }
 
+  /** Keep the outbox in the order the messages were typed. */
+  function queueInOrder(item) {
+    const at = outbox.findIndex((other) => other.seq > item.seq);
+    if (at === -1) outbox.push(item);
+    else outbox.splice(at, 0, item);
+  }
+
   function showChat() {
     loginNotice.textContent = "";
     loginPage.hidden = true;
@@ -212,8 +227,8 @@
   }
 
   function sendMessage(item) {
-    if (!socket.connected || !joined) {
-      outbox.push(item);
+    if (!socket.connected || !joined || retryTimer !== null) {
+      queueInOrder(item);
       return;
     }
     inFlight.push(item);
@@ -224,7 +239,13 @@
       if (item.line) item.line.classList.toggle("retrying", Boolean(ack && ack.retry === true));
       if (ack && ack.ok === false && ack.retry === true) {
         item.attempt = (item.attempt || 0) + 1;
-        setTimeout(() => sendMessage(item), retryDelay(item.attempt)); // same id: never sent twice
+        queueInOrder(item); // same id: never sent twice; what was typed later waits behind it
+        if (retryTimer === null) {
+          retryTimer = setTimeout(() => {
+            retryTimer = null;
+            flushOutbox();
+          }, retryDelay(item.attempt));
+        }
       } else if (ack && ack.ok === false) {
         markNotSent(item, ack.error);
       }
@@ -274,7 +295,7 @@
     const line = addChatMessage(username, text);
     if (typing && socket.connected) socket.emit("stop typing");
     typing = false;
-    sendMessage({ text, id: newId(), line });
+    sendMessage({ text, id: newId(), line, seq: sequence++ });
   });
 
   messageInput.addEventListener("input", () => {

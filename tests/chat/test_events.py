@@ -193,3 +193,43 @@ async def test_a_message_after_redis_restarted_empty_stores_the_whole_session(
         finally:
             await client.aclose()
         assert session.get("username") == "sender", session
+
+
+async def test_a_reconnect_with_a_malformed_offset_gets_a_fresh_session(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    """An offset that is not a stream id once raised inside the CONNECT handler: no answer, and the half-admitted
+    connection was never cleaned up."""
+    async with sender_and_receiver(shared_redis_url, key_prefix) as (sender, _receiver):
+        port = int(sender.sio.connection_url.rsplit(":", 1)[1].split("/")[0])
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket")
+        try:
+            assert str(await ws.recv()).startswith("0")
+            await ws.send("40" + json.dumps({"pid": sender.sio.pid, "offset": "not-an-offset"}))
+            async with asyncio.timeout(10):
+                answer = str(await ws.recv())
+            assert answer.startswith("40{"), answer
+            assert json.loads(answer[2:])["pid"] != sender.sio.pid  # fresh, not the sender's session
+        finally:
+            await ws.close()
+
+
+async def test_messages_waiting_when_their_sender_leaves_are_dropped_unacked(
+    private_redis: Any, key_prefix: str
+) -> None:
+    """Nothing was acked, so nothing is owed; and nothing may be broadcast in the name of a user after it left.
+    (The first message's XADD may already be on its way to Redis: that one can still be published, before the
+    leave.)"""
+    async with sender_and_receiver(private_redis.url, key_prefix, PUBLISH_TIMEOUT="30") as (sender, receiver):
+        with frozen(private_redis):
+            for i in range(3):
+                await sender.sio.emit("new message", (f"late {i}", {"id": f"t{i}"}))
+            await asyncio.sleep(1.0)
+            await sender.sio.disconnect()  # a logout while its messages wait for Redis
+            await asyncio.sleep(1.0)
+        await receiver.wait_for("user left", lambda d: d["username"] == "sender", timeout=20)
+        await asyncio.sleep(1.0)
+        after_leave = receiver.events[[name for name, _ in receiver.events].index("user left") :]
+        assert not [data for name, data in after_leave if name == "new message"], receiver.events
+        assert "late 1" not in [m["message"] for m in receiver.received("new message")]
+        assert "late 2" not in [m["message"] for m in receiver.received("new message")]
