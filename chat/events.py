@@ -11,8 +11,9 @@ refusal {"ok": false, "error": ..., "retry": true}: nothing was stored, send it 
 Bad input never breaks the connection: the offending event's ack gets {"ok": false, "error": ...} (no `retry`)
 and the client also receives an `error` event {event, message, retry}.
 
-One client's events are handled one after the other, in the order it sent them (`Connection.turn`), while its
-connection keeps answering heartbeats. The message rate limit shapes instead of refusing: a message over the
+One client's `add user` and `new message` events are handled one after the other, in the order it sent them
+(`Connection.turn`), while its connection keeps answering heartbeats; typing notices do not wait in that line.
+Events still waiting when the client disconnects are dropped, unacked (the client sends them again). The message rate limit shapes instead of refusing: a message over the
 rate waits its turn, so a client flushing what it queued during an outage gets everything through; only past
 `MESSAGE_QUEUE` messages waiting is a message refused (retryable).
 
