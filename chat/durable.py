@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 FIRST_DELAY = 0.05
 MAX_DELAY = 1.0
+RETRY_FOREVER = float("inf")  # a timeout for writes that must never be given up
 MIN_ATTEMPT = 0.5  # seconds one attempt may always take, even with no time left (a "try once")
 
 # Errors after which the same write may succeed: the server is away, busy loading, or a replica during failover.
@@ -65,7 +66,7 @@ async def until_durable(
     while True:
         left = deadline - now()
         try:
-            if left == float("inf"):
+            if left == RETRY_FOREVER:
                 return await write()
             return await asyncio.wait_for(write(), max(left, MIN_ATTEMPT))
         except asyncio.CancelledError:

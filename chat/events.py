@@ -273,18 +273,16 @@ class ChatEvents:
         await self._announce_left(connection)
 
     async def _announce_left(self, connection: Connection) -> None:
-        async with connection.turn:  # after the events still in its queue (they see `closed` and stop)
-            await self._announce_left_now(connection)
-
-    async def _announce_left_now(self, connection: Connection) -> None:
         name, pid = connection.username or "", connection.pid
-        try:
-            num_users = await self._durable(lambda: self.presence.leave(pid))
-            await self._durable(lambda: self.presence.release_name(name, pid))
-            await self._durable(lambda: self.sessions.drop(pid))
-            await self.fanout.publish("user left", {"username": name, "numUsers": num_users}, pid)
-        except Exception as exc:
-            log.warning("could not announce that %s left: %s", name, exc)
+        # after the events still in its queue (they see `closed` and stop)
+        async with connection.turn:
+            try:
+                num_users = await self._durable(lambda: self.presence.leave(pid))
+                await self._durable(lambda: self.presence.release_name(name, pid))
+                await self._durable(lambda: self.sessions.drop(pid))
+                await self.fanout.publish("user left", {"username": name, "numUsers": num_users}, pid)
+            except Exception as exc:
+                log.warning("could not announce that %s left: %s", name, exc)
 
     # ---- events -------------------------------------------------------------------------------------
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.durable import Rejected, Unavailable, until_durable
+from chat.durable import RETRY_FOREVER, Rejected, Unavailable, until_durable
 from chat.engine import ChatServer, frame_payload
+from chat.redis_backend import as_text
 from chat.wire import RawSocket, text_frame
 
 log = logging.getLogger("chat.fanout")
@@ -41,7 +42,6 @@ READ_BLOCK_MS = 5000
 READ_COUNT = 500
 RETRY_SECONDS = 0.5
 SEEN_LIMIT = 50_000  # unique ids remembered to drop an entry published twice
-RETRY_FOREVER = float("inf")
 UNCONFIRMED_LIMIT = 10_000  # published entries remembered until read back, to republish after Redis lost them
 
 
@@ -138,10 +138,11 @@ class Fanout:
         `also` may add commands to the same round trip (e.g. remember the sender's message id). `uid` names the
         entry across publishes: two entries with one uid are delivered once, whichever workers published them
         (a client that resent a message to another worker). `wait=False` tries once (a typing notice is not
-        worth waiting for); `abandon()` true stops the retries (the sender went away). Raises `durable.Unavailable` (retry later) or `durable.Rejected` (never)."""
+        worth waiting for); `abandon()` true stops the retries (the sender went away). Raises
+        `durable.Unavailable` (retry later) or `durable.Rejected` (never: e.g. text that cannot be UTF-8, which
+        redis-py refuses to encode before anything is sent)."""
         try:
             payload = self.encode(event, data)
-            payload.encode()  # text that cannot be UTF-8 (a lone surrogate) is refused before Redis sees it
         except (TypeError, ValueError) as exc:
             self.stats.rejected += 1
             raise Rejected(f"cannot encode the broadcast: {exc}") from exc
@@ -219,7 +220,7 @@ class Fanout:
         """The id to read after: the newest entry now (a fresh worker delivers only what comes next)."""
         newest: Any = await self.reader_client.xrevrange(self.stream, count=1)
         self.reader_ok = True
-        return _text(newest[0][0]) if newest else "0-0"
+        return as_text(newest[0][0]) if newest else "0-0"
 
     async def run_reader(self) -> None:
         """Deliver every entry to local clients, in stream order, until cancelled; survives Redis outages.
@@ -256,17 +257,17 @@ class Fanout:
                 except Exception:  # one bad entry (e.g. written by something else) must not stop the reader
                     log.exception("could not deliver a batch of %d entries", len(entries))
                     if entries:
-                        self.last_id = _text(entries[-1][0])
+                        self.last_id = as_text(entries[-1][0])
             if outage_since is not None and not found:  # caught up with the stream after an outage
                 await self._republish_lost(outage_since)
                 outage_since = None
 
     def _entry(self, entry_id: Any, fields: dict[bytes, bytes]) -> tuple[str, str, str, str]:
         return (
-            _text(entry_id),
-            _text(fields[b"p"]),
-            _text(fields.get(b"s", b"")),
-            _text(fields.get(b"u", b"")),
+            as_text(entry_id),
+            as_text(fields[b"p"]),
+            as_text(fields.get(b"s", b"")),
+            as_text(fields.get(b"u", b"")),
         )
 
     async def _republish_lost(self, outage_since: float) -> None:
@@ -287,7 +288,7 @@ class Fanout:
             oldest: Any = await self.client.xrange(self.stream, count=1)
         except Exception:
             return
-        if oldest and self.last_id is not None and _id_lt(self.last_id, _text(oldest[0][0]), strict=True):
+        if oldest and self.last_id is not None and _id_lt(self.last_id, as_text(oldest[0][0]), strict=True):
             self.stats.gaps += 1
             log.error(
                 "broadcasts between %s and %s were trimmed before this worker read them", self.last_id, oldest
@@ -384,11 +385,14 @@ class Fanout:
 
     async def _queue_for_polling(self, queued: list[tuple[Recipient, list[tuple[bytes, str]]]]) -> None:
         """Clients still on long-polling get the packets through python-engineio's queue."""
+        texts: dict[bytes, str] = {}  # each frame's text once, however many recipients it has
         for recipient, frames in queued:
             for frame, skip in frames:
                 if skip == recipient.pid:
                     continue
-                text = frame_payload(frame)
+                text = texts.get(frame)
+                if text is None:
+                    text = texts[frame] = frame_payload(frame)
                 try:
                     await self.sio.eio.send(recipient.eio_sid, text)
                 except Exception as exc:  # the client went away meanwhile
@@ -401,7 +405,7 @@ class Fanout:
         """Frames after `offset` for the client `pid` and the id they reach, or None when `offset` is outside
         the kept window (what came right after it may have been trimmed: no full replay can be promised)."""
         oldest: Any = await self.client.xrange(self.stream, count=1)
-        if oldest and _id_lt(offset, _text(oldest[0][0]), strict=True):
+        if oldest and _id_lt(offset, as_text(oldest[0][0]), strict=True):
             return None
         entries: Any = await self.client.xrange(self.stream, min=f"({offset}", max="+")
         frames: list[bytes] = []
@@ -410,7 +414,7 @@ class Fanout:
             if skip != pid and not (uid and uid in uids):
                 frames.append(self.frame(entry_id, payload))
             uids.add(uid)
-        return frames, (_text(entries[-1][0]) if entries else offset)
+        return frames, (as_text(entries[-1][0]) if entries else offset)
 
     def hold(self, sid: str) -> None:
         """Hold back live entries for `sid` while its missed entries are replayed."""
@@ -428,10 +432,6 @@ class Fanout:
         if message != self.stats.last_error:
             log.warning("redis: %s", message)
         self.stats.last_error = message
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _id_lt(a: str, b: str, *, strict: bool) -> bool:

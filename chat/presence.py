@@ -23,6 +23,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chat.redis_backend import as_text
+
 
 class Presence:
     def __init__(
@@ -76,20 +78,16 @@ class Presence:
             pipe.set(key, sid, nx=True, px=self.ttl_ms)
             pipe.get(key)
             _, owner = await pipe.execute()
-        owner_text = owner.decode() if isinstance(owner, bytes) else owner
-        if owner_text != sid and not (previous and owner_text == previous):
+        if owner is None or as_text(owner) not in (sid, previous or sid):
             return False
-        if owner_text != sid:
-            await self.client.set(key, sid, px=self.ttl_ms)
-            return True
-        await self.client.pexpire(key, self.ttl_ms)
+        await self.client.set(key, sid, px=self.ttl_ms)  # a fresh TTL, and a predecessor's name taken over
         return True
 
     async def release_name(self, name: str, sid: str) -> None:
         """Free `name` if `sid` still holds it."""
         key = self.name_key(name)
         owner = await self.client.get(key)
-        if (owner.decode() if isinstance(owner, bytes) else owner) == sid:
+        if owner is not None and as_text(owner) == sid:
             await self.client.delete(key)
 
     async def heartbeat(self, sids: Iterable[str], names: Mapping[str, str] | None = None) -> int:
@@ -105,7 +103,7 @@ class Presence:
             if mapping:
                 pipe.zadd(self.key, mapping)
             for (name, sid), owner in zip(held, owners, strict=True):
-                if owner is None or (owner.decode() if isinstance(owner, bytes) else owner) == sid:
+                if owner is None or as_text(owner) == sid:
                     pipe.set(self.name_key(name), sid, px=self.ttl_ms)
             pipe.zremrangebyscore(self.key, "-inf", now - self.ttl_ms)
             results = await pipe.execute()

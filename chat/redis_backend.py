@@ -6,8 +6,15 @@ separate tasks see one ElastiCache node.
 
 from __future__ import annotations
 
+from typing import Any
+
 import fakeredis
 import redis.asyncio as aioredis
+
+
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes, or str with decode_responses) as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisFactory:

@@ -17,6 +17,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chat.redis_backend import as_text
+
 RECENT_IDS = 256  # message ids remembered per session: more than any client keeps in flight
 
 
@@ -62,7 +64,7 @@ class Sessions:
 
     async def recent_ids(self, pid: str) -> list[str]:
         raw: list[Any] = await self.client.lrange(self.ids_key(pid), 0, -1)
-        return [_text(v) for v in raw]
+        return [as_text(v) for v in raw]
 
     def remember_in(self, pipe: Any, pid: str, message_id: str) -> None:
         """Queue: `message_id` was accepted (on a pipeline the message's XADD uses: one round trip)."""
@@ -75,7 +77,7 @@ class Sessions:
         raw: dict[Any, Any] = await self.client.hgetall(self.key(pid))
         if not raw:
             return None
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {as_text(k): as_text(v) for k, v in raw.items()}
 
     async def save(self, pid: str, **fields: str) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
@@ -106,7 +108,3 @@ class Sessions:
 
     async def drop(self, pid: str) -> None:
         await self.client.delete(self.key(pid), self.ids_key(pid))
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from support.alb import deployment
-from support.chat_client import ChatClient
+from support.chat_client import ChatClient, missing_and_duplicated
 from support.workers import start_worker
 
 FAST = {"MESSAGE_RATE": "1000", "MESSAGE_BURST": "1000"}
@@ -46,9 +46,7 @@ async def test_a_client_whose_worker_is_sigkilled_gets_everything_after_reconnec
             while texts(victim, "sender") != sent and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             got = texts(victim, "sender")
-            assert got == sent, (
-                f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
-            )
+            assert got == sent, missing_and_duplicated(sent, got)
             assert victim.sio.recovered
         finally:
             await victim.close()
@@ -233,9 +231,7 @@ async def test_redis_down_then_the_senders_worker_sigkilled_loses_no_acked_messa
             await receiver.wait_for("new message", lambda d: d["message"] == acked[-1], timeout=20)
             await asyncio.sleep(0.5)  # a late duplicate would arrive now
             got = texts(receiver, "sender")
-            assert got == acked, (
-                f"missing {sorted(set(acked) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
-            )
+            assert got == acked, missing_and_duplicated(acked, got)
             assert dep.target_of_connections() == [survivor]
         finally:
             await sender.close()

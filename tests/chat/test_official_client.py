@@ -24,7 +24,7 @@ from conftest import missing
 
 from emulator.alb import TargetState
 from support.alb import Deployment, deployment
-from support.chat_client import ChatClient
+from support.chat_client import ChatClient, missing_and_duplicated
 
 log = logging.getLogger(__name__)
 
@@ -322,9 +322,7 @@ async def test_official_client_recovers_everything_after_its_worker_is_sigkilled
                 await asyncio.sleep(0.01)
             await wait_until(lambda: js.messages_from("sender") == sent, timeout=15)
             got = js.messages_from("sender")
-            assert got == sent, (
-                f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
-            )
+            assert got == sent, missing_and_duplicated(sent, got)
             reconnected = js.of("connect")
             assert len(reconnected) == 2, reconnected
             assert reconnected[1]["recovered"] is True, reconnected
@@ -360,7 +358,7 @@ async def stream_through_a_crash(
     await wait_until(lambda: len(texts(receiver)) >= len(sent), timeout=10)
     await asyncio.sleep(0.3)  # a late duplicate would arrive now
     got = texts(receiver)
-    assert got == sent, f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+    assert got == sent, missing_and_duplicated(sent, got)
     reconnected = js.of("connect")
     assert len(reconnected) == 2 and reconnected[1]["recovered"] is True, reconnected
     return acks
@@ -450,7 +448,7 @@ async def send_through_a_fault(
     await wait_until(lambda: len(texts(receiver)) >= len(sent), timeout=20)
     await asyncio.sleep(0.5)  # a late duplicate would arrive now
     got = texts(receiver)
-    assert got == sent, f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+    assert got == sent, missing_and_duplicated(sent, got)
     return sent
 
 

@@ -10,6 +10,12 @@ import aiohttp
 
 from chat.client import RecoveringClient
 
+
+def missing_and_duplicated(sent: list[str], got: list[str]) -> str:
+    """Why `got` is not `sent` exactly once, in order: for an assertion's message."""
+    return f"missing {sorted(set(sent) - set(got))[:10]}; duplicates {len(got) - len(set(got))}"
+
+
 CHAT_EVENTS = ("login", "user joined", "user left", "new message", "typing", "stop typing", "error")
 
 
