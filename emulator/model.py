@@ -110,6 +110,8 @@ class TargetGroupSettings:
 class DeploymentConfiguration:
     maximum_percent: int = 200
     minimum_healthy_percent: int = 100
+    circuit_breaker_enable: bool = False  # deploymentCircuitBreaker.enable
+    circuit_breaker_rollback: bool = False  # deploymentCircuitBreaker.rollback
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class TaskDefinition:
     network_mode: str = "awsvpc"
     environment: tuple[tuple[str, str], ...] = ()
     stop_timeout_seconds: int = 30
+    task_definition_arn: str = ""  # the revision: arn:aws:ecs:<region>:<account>:task-definition/<family>:<n>
 
     @property
     def vcpu(self) -> float:
@@ -144,6 +147,7 @@ class ServiceDescription:
     step_policies: tuple[StepScalingPolicy, ...] = ()
     target_tracking_policies: tuple[TargetTrackingPolicy, ...] = ()
     alarms: tuple[MetricAlarm, ...] = ()
+    primary_deployment_id: str = ""  # DescribeServices deployments[status=PRIMARY].id
 
     @property
     def resource_id(self) -> str:

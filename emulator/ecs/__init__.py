@@ -1,0 +1,7 @@
+"""The ECS service scheduler: one copy, the same live and in `simulate` (pure: no I/O, no await).
+
+Map of the package:
+
+- `model`      its vocabulary: ServiceSpec in, TaskReport / TargetReport in, Commands out, ServiceStatus out
+- `scheduler`  `ServiceScheduler.step(...)`: task lifecycle, rolling deployments, circuit breaker, stop order
+"""
