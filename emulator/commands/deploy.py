@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import boto3
-
 from emulator.aws.exceptions import AwsError
+from emulator.aws.session import NoRegion, cloudformation_client
 from emulator.aws.stacks import deploy_stacks
 from emulator.aws.templates import DEFAULT_STACK_PREFIX, parse_param_assignments, stack_plan
 
@@ -46,17 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         plans = stack_plan(args.templates_dir, parse_param_assignments(args.param), args.stack_prefix)
-        session = boto3.session.Session(region_name=args.region)
-        if session.region_name is None:
-            print("error: no AWS region: pass --region or configure one", file=sys.stderr)
-            return 2
-        cloudformation = session.client("cloudformation", endpoint_url=args.endpoint_url)
+        cloudformation = cloudformation_client(args.region, args.endpoint_url)
         for plan in plans:
             print(f"deploying {plan.stack_name} ({plan.template_path.name}) ...", flush=True)
             outputs = deploy_stacks(cloudformation, [plan], poll_seconds=args.poll_seconds)[plan.stack_name]
             print(f"{plan.stack_name}: done")
             for key, value in sorted(outputs.items()):
                 print(f"  {key} = {value}")
+    except NoRegion as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except AwsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

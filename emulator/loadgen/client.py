@@ -95,22 +95,16 @@ class Client:
             return await self._wait_login()
 
     async def _wait_login(self) -> float:
-        assert self._logged_in is not None
-        reader = asyncio.create_task(self._handshake_reads(), name=f"loadgen-login-{self.index}")
-        try:
-            await asyncio.wait({reader, self._logged_in}, return_when=asyncio.FIRST_COMPLETED)
-            if self._logged_in.done():
-                self._logged_in.result()  # raises the server's refusal of `add user`
-            else:
-                reader.result()  # raises what ended the reads
-                raise ConnectionError("connection closed before login")
-        finally:
-            reader.cancel()
+        """Read (answering the handshake and pings) until `login` or a refusal; only these reads settle it."""
+        logged_in = self._logged_in
+        assert logged_in is not None
+        await self._handshake_reads(logged_in)  # raises what ended the reads
+        logged_in.result()  # raises the server's refusal of `add user`
         return (time.perf_counter() - self._t0) * 1000.0
 
-    async def _handshake_reads(self) -> None:
+    async def _handshake_reads(self, logged_in: asyncio.Future[None]) -> None:
         assert self.ws is not None
-        while self._logged_in is not None and not self._logged_in.done():
+        while not logged_in.done():
             msg = await self.ws.receive()
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 raise ConnectionError(f"connection ended during login ({msg.type.name})")

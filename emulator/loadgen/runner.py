@@ -9,7 +9,6 @@ go to a shared array every 0.2 s for the progress bar.
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -21,8 +20,7 @@ import aiohttp
 from emulator.loadgen import protocol as p
 from emulator.loadgen.client import Client, Tally, describe, now_us
 from emulator.loadgen.stats import ProcessResult
-
-log = logging.getLogger("emulator.loadgen")
+from emulator.tasks import TaskSet
 
 # slots per process in the shared progress array
 PROGRESS_SLOTS = 3  # connected, sent, received
@@ -63,18 +61,16 @@ class ProcessRun:
         self.publish = publish
         self.tally = Tally(run=config.run)
         self.clients: list[Client] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        """A named task, referenced until done; one that dies is logged and counted as an error of the run."""
+        task = self._tasks.spawn(coro, name)
+        task.add_done_callback(self._count_death)
         return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+    def _count_death(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            log.error("task %s died: %r", task.get_name(), task.exception())
             self.tally.result.error(f"task {task.get_name()} died: {task.exception()!r}")
 
     async def connect_all(self, sessions: Callable[[], aiohttp.ClientSession]) -> None:
@@ -156,9 +152,7 @@ class ProcessRun:
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
 
 
 async def run_process(
