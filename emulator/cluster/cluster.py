@@ -1,299 +1,271 @@
-"""The ECS service scheduler's local hands: keep `desired_count` tasks running, replace the dead.
+"""The ECS service scheduler's hands: start, signal and forget chat workers, and report what each one does.
 
-Each tick (about once a second on the Clock, or at once when something changes) the scheduler
-compares the active tasks (PROVISIONING, PENDING, RUNNING and not asked to stop) with the desired
-count: it launches the missing ones, never holding more than `maximum_percent` of the desired count
-at once (ECS's rolling limit, rounded down), and on scale-in stops the surplus, not-yet-running
-tasks first, then the newest.
+The decisions (how many tasks, which to stop, when SIGTERM becomes SIGKILL) are the scheduler's
+(`emulator.ecs.scheduler`, contract in emulator/ecs/model.py). The cluster carries out its commands, never blocks
+the caller, and answers with one `TaskReport` per task it launched and has not yet forgotten:
 
-Stopping follows AWS's order: DEACTIVATING (the `on_deactivating` hook deregisters the target and
-waits out the deregistration delay), STOPPING (SIGTERM), then SIGKILL after the task definition's
-`stopTimeout` on the Clock, then STOPPED. A task that exits on its own is STOPPED with ECS's
-"Essential container in task exited" and replaced; a task the target group finds unhealthy is
-stopped by the supervisor through `request_stop(..., REASON_UNHEALTHY)` and replaced the same way.
+- `Launch`     a runtime from the launcher with the revision's environment (ECS gives each container its own
+               task definition revision's `environment`), started in the background. A failure is reported as
+               `start_error` (with `exited` once the worker is gone), never raised.
+- `Terminate`  SIGTERM (docker stop). A task still starting gets it as soon as its start ends; a task whose start
+               has not begun is not started at all.
+- `Kill`       SIGKILL, at any point: a start in progress is cancelled and the worker dropped.
+- `Forget`     the task is STOPPED: its report goes (a worker still running is killed first, as a safety net).
+- `Register` / `Deregister` are the load balancer's: ignored here.
+
+ECS's stop order (ECS-LIFE, aws-scaling-semantics.md §4.3-4.4: deregister, drain, SIGTERM, stopTimeout,
+SIGKILL) is the scheduler's to follow: here a Terminate never turns into a Kill by itself. `on_change()` is called
+whenever a report changes (a start ended, a worker exited) so that the control loop can step at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
-import itertools
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from emulator.clock import Clock
 from emulator.cluster.runtime import WorkerLauncher, WorkerRuntime
-from emulator.cluster.task import (
-    PENDING_STATUSES,
-    REASON_EXITED,
-    REASON_SCALING_IN,
-    REASON_SHUTDOWN,
-    REASON_START_FAILED,
-    Task,
-    TaskStatus,
-    new_task_id,
+from emulator.ecs.model import (
+    Command,
+    Deregister,
+    Forget,
+    Kill,
+    Launch,
+    Register,
+    Revision,
+    TaskReport,
+    Terminate,
 )
-from emulator.tasks import spawn, wait_or_timeout
+from emulator.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
-TaskListener = Callable[[Task, "TaskStatus | None", TaskStatus], None]
-DrainHook = Callable[[Task], Awaitable[None]]
+#: Wall seconds a worker gets to end after SIGKILL, when its start failed or was cancelled, before the cluster
+#: stops waiting for its exit code (real I/O, not emulated time: whatever the Clock).
+EXIT_AFTER_KILL_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class TaskCounts:
-    """ECS's service counts: `runningCount` and `pendingCount`."""
+@dataclass(eq=False)
+class _Worker:
+    """The cluster's own bookkeeping for one task (mutable; never leaves this module)."""
 
-    running: int
-    pending: int
+    task_id: str
+    revision: Revision
+    report: TaskReport
+    runtime: WorkerRuntime | None = None
+    starting: asyncio.Task[None] | None = None
+    terminate_requested: bool = False
+    terminate_sent: bool = False
+    kill_requested: bool = False
+    forgotten: bool = False
 
 
 class Cluster:
-    """Starts, stops and replaces chat workers (tasks) to follow the service's desired count."""
+    """Runs the workers the scheduler asks for and reports on each; decides nothing itself."""
 
-    def __init__(
-        self,
-        launcher: WorkerLauncher,
-        clock: Clock,
-        *,
-        desired_count: int = 0,
-        stop_timeout_seconds: float = 30.0,
-        maximum_percent: int = 200,
-        on_deactivating: DrainHook | None = None,
-        scheduler_interval: float = 1.0,
-    ) -> None:
+    def __init__(self, launcher: WorkerLauncher, on_change: Callable[[], None] | None = None) -> None:
         self.launcher = launcher
-        self.clock = clock
-        self.stop_timeout_seconds = stop_timeout_seconds
-        self.maximum_percent = maximum_percent
-        self.on_deactivating = on_deactivating
-        self._desired = max(0, desired_count)
-        self._interval = scheduler_interval
-        self._tasks: dict[str, Task] = {}
-        self._runtimes: dict[str, WorkerRuntime] = {}
-        self._exits: dict[str, asyncio.Future[int | None]] = {}
-        self._started: dict[str, asyncio.Event] = {}
-        self._stoppers: dict[str, asyncio.Task[None]] = {}
-        self._lifecycles: dict[str, asyncio.Task[None]] = {}
-        self._listeners: list[TaskListener] = []
-        self.stopped: collections.deque[Task] = collections.deque(maxlen=50)
-        self._wake = asyncio.Event()
-        self._scheduler: asyncio.Task[None] | None = None
+        self._on_change = on_change
+        self._workers: dict[str, _Worker] = {}  # launched, not yet forgotten: what `reports()` answers
+        self._alive: dict[str, _Worker] = {}  # whose lifecycle has not ended (forgotten ones included)
+        self._lives: dict[str, asyncio.Task[None]] = {}
+        self._tasks = TaskSet()
         self._closing = False
-        self._sequence = itertools.count(1)
 
-    # -- reading -------------------------------------------------------------------------------
-    @property
-    def desired_count(self) -> int:
-        return self._desired
+    # -- the scheduler's commands ---------------------------------------------------------------------
+    def execute(self, command: Command) -> None:
+        """Carry out one command; returns at once (what follows is reported through `reports()`)."""
+        match command:
+            case Launch():
+                self._launch(command.task_id, command.revision)
+            case Terminate():
+                self._with(command.task_id, "Terminate", self._terminate)
+            case Kill():
+                self._with(command.task_id, "Kill", self._kill)
+            case Forget():
+                self._with(command.task_id, "Forget", self._forget)
+            case Register() | Deregister():
+                pass  # the load balancer's
 
-    @property
-    def tasks(self) -> list[Task]:
-        """Tasks not yet STOPPED, oldest first."""
-        return sorted(self._tasks.values(), key=lambda t: (t.created_at, t.sequence))
+    def kill_worker(self, task_id: str) -> None:
+        """A fault (chaos): SIGKILL the worker behind the scheduler's back; its exit is reported as any other."""
+        self._with(task_id, "kill_worker", self._kill)
 
-    def task(self, task_id: str) -> Task | None:
-        return self._tasks.get(task_id)
+    # -- what the scheduler and the rest of the emulator read -----------------------------------------
+    def reports(self) -> dict[str, TaskReport]:
+        """Every task launched and not yet forgotten."""
+        return {task_id: worker.report for task_id, worker in self._workers.items()}
 
-    def counts(self) -> TaskCounts:
-        tasks = self._tasks.values()
-        return TaskCounts(
-            running=sum(t.status == "RUNNING" for t in tasks),
-            pending=sum(t.status in PENDING_STATUSES for t in tasks),
-        )
+    def endpoint(self, task_id: str) -> tuple[str, int] | None:
+        """Where the worker listens (host, port), once it has started."""
+        worker = self._workers.get(task_id)
+        if worker is None or worker.runtime is None or not worker.report.started:
+            return None
+        return worker.runtime.host, worker.runtime.port
+
+    def pid(self, task_id: str) -> int | None:
+        worker = self._workers.get(task_id)
+        return worker.runtime.pid if worker is not None and worker.runtime is not None else None
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each RUNNING task (see the launcher's `cpu_attribution`)."""
+        """Cumulative CPU seconds of each started, not exited task (see the launcher's `cpu_attribution`)."""
         return {
-            tid: self._runtimes[tid].cpu_seconds()
-            for tid, task in self._tasks.items()
-            if task.status == "RUNNING" and tid in self._runtimes
+            task_id: worker.runtime.cpu_seconds()
+            for task_id, worker in self._workers.items()
+            if worker.runtime is not None and worker.report.started and not worker.report.exited
         }
 
     def open_connections(self, task_id: str) -> int | None:
-        runtime = self._runtimes.get(task_id)
-        return runtime.open_connections() if runtime is not None else None
-
-    def subscribe(self, listener: TaskListener) -> None:
-        """Call `listener(task, old_status, new_status)` on every lifecycle change (old None = new task)."""
-        self._listeners.append(listener)
-
-    # -- driving -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._scheduler is None:
-            self._scheduler = spawn(self._schedule_forever(), name="ecs-service-scheduler")
-
-    def set_desired_count(self, desired_count: int) -> None:
-        self._desired = max(0, desired_count)
-        self._wake.set()
-
-    def request_stop(self, task_id: str, reason: str) -> asyncio.Task[None] | None:
-        """Begin stopping a task in AWS's order; the scheduler launches its replacement if needed."""
-        task = self._tasks.get(task_id)
-        if task is None:
+        worker = self._workers.get(task_id)
+        if worker is None or worker.runtime is None or not worker.report.started or worker.report.exited:
             return None
-        if task_id not in self._stoppers:
-            task.desired_status = "STOPPED"
-            task.stopped_reason = reason
-            self._stoppers[task_id] = spawn(self._stop(task), name=f"stop-task-{task_id[:8]}")
-            self._wake.set()
-        return self._stoppers[task_id]
+        return worker.runtime.open_connections()
 
-    async def stop_task(self, task_id: str, reason: str) -> None:
-        stopper = self.request_stop(task_id, reason)
-        if stopper is not None:
-            await asyncio.shield(stopper)
-
-    async def kill_task(self, task_id: str) -> None:
-        """Kill a task's worker abruptly (as if it crashed); the scheduler notices and replaces it."""
-        runtime = self._runtimes.get(task_id)
-        if runtime is not None:
-            await runtime.kill()
-
-    async def shutdown(self, *, force: bool = False) -> None:
-        """Stop every task (AWS's order, or SIGKILL at once when `force`) and the scheduler."""
+    async def close(self) -> None:
+        """The safety net at shutdown: SIGKILL whatever still runs and await every worker's end."""
         self._closing = True
-        self._desired = 0
-        if self._scheduler is not None:
-            self._scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler
-        if force:
-            await asyncio.gather(*(self._force_stop(t) for t in list(self._tasks.values())))
-        else:
-            stoppers = [self.request_stop(tid, REASON_SHUTDOWN) for tid in list(self._tasks)]
-            # return_exceptions: a forced shutdown arriving meanwhile cancels these stoppers
-            await asyncio.gather(
-                *(asyncio.shield(s) for s in stoppers if s is not None), return_exceptions=True
-            )
-        lifecycles = list(self._lifecycles.values())
-        await asyncio.gather(*lifecycles, return_exceptions=True)
+        for worker in list(self._alive.values()):
+            self._kill(worker)
+        await asyncio.gather(*self._lives.values(), return_exceptions=True)
+        await self._tasks.cancel_all()
 
-    # -- the scheduler -------------------------------------------------------------------------
-    async def _schedule_forever(self) -> None:
-        while not self._closing:
-            try:
-                self._reconcile()
-            except Exception:
-                log.exception("service scheduler tick failed")
-            self._wake.clear()
-            woken = asyncio.ensure_future(self._wake.wait())
-            try:
-                await wait_or_timeout(woken, self.clock.sleep(self._interval))
-            finally:
-                woken.cancel()
-
-    def _reconcile(self) -> None:
-        active = [t for t in self._tasks.values() if t.active]
-        surplus = len(active) - self._desired
-        if surplus > 0:
-            for task in self._scale_in_order(active)[:surplus]:
-                self.request_stop(task.task_id, REASON_SCALING_IN)
+    # -- carrying commands out ------------------------------------------------------------------------
+    def _with(self, task_id: str, what: str, action: Callable[[_Worker], None]) -> None:
+        worker = self._workers.get(task_id)
+        if worker is None:
+            log.debug("%s for unknown task %s ignored", what, task_id[:8])
             return
-        ceiling = max(self._desired, self._desired * self.maximum_percent // 100)
-        for _ in range(min(-surplus, ceiling - len(self._tasks))):
-            self._launch()
+        action(worker)
 
-    @staticmethod
-    def _scale_in_order(active: list[Task]) -> list[Task]:
-        """Not-yet-RUNNING tasks first (they serve nobody), then the newest."""
-        return sorted(active, key=lambda t: (t.status == "RUNNING", -t.created_at, -t.sequence))
+    def _launch(self, task_id: str, revision: Revision) -> None:
+        if task_id in self._workers or task_id in self._alive:
+            log.warning("Launch of task %s ignored: it was already launched", task_id[:8])
+            return
+        worker = _Worker(task_id, revision, TaskReport(task_id))
+        self._workers[task_id] = worker
+        if self._closing:
+            worker.report = TaskReport(task_id, start_error="the emulator is shutting down", exited=True)
+            return
+        self._alive[task_id] = worker
+        self._lives[task_id] = self._tasks.spawn(self._live(worker), name=f"task-{task_id[:8]}")
 
-    # -- one task's life -----------------------------------------------------------------------
-    def _set(self, task: Task, status: TaskStatus) -> None:
-        old: TaskStatus | None = task.status if task.history else None
-        task.status = status
-        task.history.append((self.clock.now(), status))
-        for listener in list(self._listeners):
-            try:
-                listener(task, old, status)
-            except Exception:
-                log.exception("task listener failed on %s -> %s", task.task_id[:8], status)
+    def _terminate(self, worker: _Worker) -> None:
+        if worker.report.exited or worker.terminate_requested:
+            return
+        worker.terminate_requested = True
+        if worker.report.started:
+            self._send_sigterm(worker)
+        # still starting: `_live` sends it once the start has ended; not yet starting: never started
 
-    def _launch(self) -> Task:
-        task = Task(task_id=new_task_id(), created_at=self.clock.now(), sequence=next(self._sequence))
-        self._tasks[task.task_id] = task
-        self._started[task.task_id] = asyncio.Event()
-        self._set(task, "PROVISIONING")
-        self._lifecycles[task.task_id] = spawn(self._run(task), name=f"task-{task.task_id[:8]}")
-        return task
+    def _send_sigterm(self, worker: _Worker) -> None:
+        if worker.runtime is not None and not worker.terminate_sent:
+            worker.terminate_sent = True
+            self._tasks.spawn(worker.runtime.terminate(), name=f"sigterm-{worker.task_id[:8]}")
 
-    async def _run(self, task: Task) -> None:
-        runtime = self.launcher.create(task.task_id)
-        self._runtimes[task.task_id] = runtime
-        self._set(task, "PENDING")
+    def _kill(self, worker: _Worker) -> None:
+        if worker.report.exited or worker.kill_requested:
+            return
+        worker.kill_requested = True
+        if worker.starting is not None and not worker.starting.done():
+            worker.starting.cancel()  # `_live` then kills what the start had made
+        elif worker.runtime is not None and worker.starting is not None:
+            self._tasks.spawn(worker.runtime.kill(), name=f"sigkill-{worker.task_id[:8]}")
+        # not yet starting: `_live` never starts it
+
+    def _forget(self, worker: _Worker) -> None:
+        del self._workers[worker.task_id]
+        worker.forgotten = True
+        if not worker.report.exited:
+            log.warning("task %s forgotten while its worker runs: SIGKILL", worker.task_id[:8])
+            self._kill(worker)
+        if worker.task_id not in self._alive:
+            self.launcher.forget(worker.task_id)
+
+    # -- one task's life ------------------------------------------------------------------------------
+    async def _live(self, worker: _Worker) -> None:
         try:
-            await runtime.start()
-        except Exception as exc:
-            log.warning("task %s failed to start: %s", task.task_id[:8], exc)
-            task.desired_status = "STOPPED"
-            task.stopped_reason = f"{REASON_START_FAILED}: {exc}"
-            with contextlib.suppress(Exception):
-                await runtime.kill()
-            self._finish(task, None)
-            return
+            await self._run(worker)
+        except (
+            Exception
+        ) as exc:  # a runtime that broke its contract: the task must still end for the scheduler
+            log.exception("task %s: its runtime failed", worker.task_id[:8])
+            if not worker.report.exited:
+                error = None if worker.report.started else _why(exc)
+                self._report(worker, start_error=error, exited=True)
+            raise
         finally:
-            self._started[task.task_id].set()
-        task.host, task.port, task.pid = runtime.host, runtime.port, runtime.pid
-        task.started_at = self.clock.now()
-        exit_future = self._exits[task.task_id] = asyncio.ensure_future(runtime.wait_exit())
-        if task.desired_status == "RUNNING":
-            self._set(task, "RUNNING")
-        code = await asyncio.shield(exit_future)
-        if task.desired_status == "RUNNING" and task.status != "STOPPED":
-            log.warning("task %s exited on its own (code %s); replacing it", task.task_id[:8], code)
-            task.desired_status = "STOPPED"
-            task.stopped_reason = f"{REASON_EXITED} (exit code {code})"
-            self._finish(task, code)
+            self._alive.pop(worker.task_id, None)
+            self._lives.pop(worker.task_id, None)
+            if worker.forgotten:
+                self.launcher.forget(worker.task_id)
 
-    async def _stop(self, task: Task) -> None:
-        await self._started[task.task_id].wait()
-        if task.status == "STOPPED":
+    async def _run(self, worker: _Worker) -> None:
+        task_id = worker.task_id
+        if worker.kill_requested or worker.terminate_requested:  # stopped before its start began
+            self._report(worker, exited=True)
             return
-        if task.status == "RUNNING":
-            self._set(task, "DEACTIVATING")
-            if self.on_deactivating is not None:
-                try:
-                    await self.on_deactivating(task)
-                except Exception:
-                    log.exception("deregistering task %s failed; stopping it anyway", task.task_id[:8])
-        if task.task_id not in self._tasks:  # it died while draining: already STOPPED
+        try:
+            runtime = worker.runtime = self.launcher.create(task_id, dict(worker.revision.environment))
+        except Exception as exc:
+            log.warning("task %s could not be created: %s", task_id[:8], exc)
+            self._report(worker, start_error=_why(exc), exited=True)
             return
-        self._set(task, "STOPPING")
-        runtime, exit_future = self._runtimes[task.task_id], self._exits[task.task_id]
-        await runtime.terminate()
-        if not await wait_or_timeout(exit_future, self.clock.sleep(self.stop_timeout_seconds)):
-            log.warning("task %s outlived its stop timeout: SIGKILL", task.task_id[:8])
+        log.info("task %s starting (%s)", task_id[:8], worker.revision.task_definition_arn or "no revision")
+        starting = worker.starting = self._tasks.spawn(runtime.start(), name=f"start-task-{task_id[:8]}")
+        await asyncio.wait({starting})
+        if starting.cancelled() or starting.exception() is not None:
+            error = None if starting.cancelled() else _why(starting.exception())
+            if error is not None:
+                log.warning("task %s failed to start: %s", task_id[:8], error)
+            self._report(worker, start_error=error, exited=True, exit_code=await self._drop(runtime))
+            return
+        log.info("task %s started on %s:%d (pid %s)", task_id[:8], runtime.host, runtime.port, runtime.pid)
+        self._report(worker, started=True)
+        if worker.terminate_requested:  # a Terminate that came during the start
+            self._send_sigterm(worker)
+        code = await runtime.wait_exit()
+        log.info("task %s exited with code %s", task_id[:8], code)
+        self._report(worker, exited=True, exit_code=code)
+
+    async def _drop(self, runtime: WorkerRuntime) -> int | None:
+        """After a failed or cancelled start: make sure nothing runs; the exit code, if it comes in time."""
+        try:
             await runtime.kill()
-        self._finish(task, await asyncio.shield(exit_future))
+        except Exception:
+            log.exception("SIGKILL after a failed start failed")
+        try:
+            async with asyncio.timeout(EXIT_AFTER_KILL_SECONDS):
+                return await runtime.wait_exit()
+        except TimeoutError:
+            log.error("a worker whose start failed had not exited %ss after SIGKILL", EXIT_AFTER_KILL_SECONDS)
+            return None
 
-    async def _force_stop(self, task: Task) -> None:
-        task.desired_status = "STOPPED"
-        task.stopped_reason = task.stopped_reason or REASON_SHUTDOWN
-        stopper = self._stoppers.get(task.task_id)
-        if stopper is not None:
-            stopper.cancel()
-        await self._started[task.task_id].wait()
-        runtime, exit_future = self._runtimes.get(task.task_id), self._exits.get(task.task_id)
-        if runtime is not None:
-            await runtime.kill()
-        code = await asyncio.shield(exit_future) if exit_future is not None else None
-        self._finish(task, code)
-
-    def _finish(self, task: Task, exit_code: int | None) -> None:
-        if task.status == "STOPPED":
+    def _report(
+        self,
+        worker: _Worker,
+        *,
+        started: bool = False,
+        exited: bool = False,
+        start_error: str | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        old = worker.report
+        worker.report = dataclasses.replace(
+            old,
+            started=old.started or started,
+            exited=old.exited or exited,
+            start_error=old.start_error or start_error,
+            exit_code=exit_code if exit_code is not None else old.exit_code,
+        )
+        if worker.forgotten or self._on_change is None:
             return
-        task.exit_code = exit_code
-        task.stopped_at = self.clock.now()
-        self._set(task, "STOPPED")
-        self._tasks.pop(task.task_id, None)
-        self._runtimes.pop(task.task_id, None)
-        self._exits.pop(task.task_id, None)
-        self._stoppers.pop(task.task_id, None)
-        self._lifecycles.pop(task.task_id, None)
-        self.launcher.forget(task.task_id)
-        self.stopped.append(task)
-        self._wake.set()
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("on_change failed after task %s's report", worker.task_id[:8])
+
+
+def _why(exc: BaseException | None) -> str:
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown"

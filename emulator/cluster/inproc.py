@@ -1,7 +1,9 @@
 """In-process workers: `chat.server.ChatWorker` objects on this event loop, sharing one Redis.
 
 All workers share one `fakeredis.FakeServer` (the embedded Redis) or one real Redis URL, so their
-broadcasts and presence cross workers exactly as separate processes' would.
+broadcasts and presence cross workers exactly as separate processes' would. Each worker's `Settings` are built
+from its task definition revision's environment, as `python -m chat` builds them from the OS environment, under
+the emulator's overrides (`emulator.cluster.environment`): a loopback host, any free port, the shared Redis.
 
 CPU attribution (honest, and said so in `status`): there is one OS process, so the only true figure
 is the process's own CPU time, which also pays for the proxy, moto and the health checker. Each
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import psutil
 
-from chat.config import Settings
+from chat.config import ConfigError, Settings
 from chat.server import ChatWorker
+from emulator.cluster.environment import worker_environment
+from emulator.cluster.runtime import WorkerStartError
 from emulator.tasks import spawn
 
 log = logging.getLogger(__name__)
@@ -99,10 +103,21 @@ class InProcWorker:
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._stopper: asyncio.Task[None] | None = None
 
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
     async def start(self) -> None:
-        self._worker = ChatWorker(self._settings, fake_redis_server=self._fake_server)
-        await self._worker.start()
-        self.port = self._worker.port
+        worker = self._worker = ChatWorker(self._settings, fake_redis_server=self._fake_server)
+        starting = spawn(worker.start(), name=f"inproc-start-{self.task_id[:8]}")
+        try:
+            await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # a Kill during the start: ChatWorker.start is not safe to interrupt halfway (uvicorn half bound),
+            # so it ends first and `kill` then drops the whole worker
+            await asyncio.wait({starting})
+            raise
+        self.port = worker.port
         self._meter.register(self.task_id, self._connections)
 
     def _connections(self) -> int:
@@ -136,15 +151,21 @@ class InProcWorker:
             return
         if self._stopper is not None:
             self._stopper.cancel()
-        await self._worker.kill()
-        self._exit(EXIT_KILLED)
+        try:
+            await self._worker.kill()
+        except Exception:  # a worker whose start failed halfway may not have every part to drop
+            log.exception("in-process worker %s: kill after a failed start", self.task_id[:8])
+        finally:
+            self._exit(EXIT_KILLED)
 
     def cpu_seconds(self) -> float:
         return self._meter.cpu_seconds(self.task_id)
 
 
 class InProcLauncher:
-    """Creates in-process workers sharing `fake_server` (the embedded Redis) or `redis_url`."""
+    """Creates in-process workers sharing `fake_server` (the embedded Redis) or `redis_url`.
+
+    `key_prefix`, when given, overrides the revision's REDIS_KEY_PREFIX (tests isolate themselves with it)."""
 
     isolation = "inproc"
     cpu_attribution = CPU_ATTRIBUTION
@@ -154,9 +175,7 @@ class InProcLauncher:
         *,
         redis_url: str | None = None,
         fake_server: Any = None,
-        key_prefix: str = "chat",
-        ping_interval: float = 4.0,
-        ping_timeout: float = 8.0,
+        key_prefix: str | None = None,
         graceful_timeout: float = 30.0,
     ) -> None:
         if redis_url is None and fake_server is None:
@@ -164,23 +183,30 @@ class InProcLauncher:
         self._redis_url = redis_url
         self._fake_server = fake_server
         self._key_prefix = key_prefix
-        self._ping = (ping_interval, ping_timeout)
         self._graceful_timeout = graceful_timeout
         self.meter = SharedCpuMeter()
 
-    def settings(self) -> Settings:
-        return Settings(
-            host="127.0.0.1",
-            port=0,
-            redis_url=self._redis_url,
-            key_prefix=self._key_prefix,
-            ping_interval=self._ping[0],
-            ping_timeout=self._ping[1],
-        )
+    def overrides(self) -> dict[str, str]:
+        """What the emulator decides, whatever the revision says: loopback, any free port, the shared Redis."""
+        env = {"HOST": "127.0.0.1", "PORT": "0"}
+        if self._redis_url is not None:
+            env["REDIS_URL"] = self._redis_url
+        else:  # the shared embedded Redis is the service's Redis: a revision requiring one is satisfied
+            env["CHAT_REQUIRE_REDIS"] = "false"
+        if self._key_prefix is not None:
+            env["REDIS_KEY_PREFIX"] = self._key_prefix
+        return env
 
-    def create(self, task_id: str) -> InProcWorker:
+    def settings(self, environment: Mapping[str, str]) -> Settings:
+        """The worker's Settings, as `python -m chat` would read them from this environment."""
+        try:
+            return Settings.from_env(worker_environment(environment, self.overrides()))
+        except ConfigError as exc:
+            raise WorkerStartError(f"configuration error: {exc}") from None
+
+    def create(self, task_id: str, environment: Mapping[str, str]) -> InProcWorker:
         fake = self._fake_server if self._redis_url is None else None
-        return InProcWorker(task_id, self.settings(), fake, self.meter, self._graceful_timeout)
+        return InProcWorker(task_id, self.settings(environment), fake, self.meter, self._graceful_timeout)
 
     def forget(self, task_id: str) -> None:
         self.meter.forget(task_id)

@@ -1,10 +1,12 @@
 """OS-process workers: `python -m chat`, one per task, on a free loopback port each.
 
-Each worker gets PORT, HOST=127.0.0.1 and REDIS_URL in its environment (the twelve-factor way the
-container gets them on Fargate). Workers run in their own session, so a Ctrl+C in the terminal
-reaches only the emulator, which then stops them in AWS's order; on Linux they also get SIGKILL if
-the emulator itself dies (PR_SET_PDEATHSIG), so no worker outlives it. CPU is measured per worker
-with psutil (`cpu_times` of the PID): real figures, not an attribution.
+Each worker's OS environment is its task definition revision's environment (the twelve-factor way the
+container gets it on Fargate, ECS-API `ContainerDefinition.environment`) over the emulator's own, under the
+emulator's overrides (`emulator.cluster.environment`): HOST=127.0.0.1, a free PORT, REDIS_URL, ECS_TASK_ID.
+Workers run in their own session, so a Ctrl+C in the terminal reaches only the emulator, which then stops them
+in AWS's order; on Linux they also get SIGKILL if the emulator itself dies (PR_SET_PDEATHSIG), so no worker
+outlives it. A start cancelled while the process is being created kills it (asyncio closes the transport).
+CPU is measured per worker with psutil (`cpu_times` of the PID): real figures, not an attribution.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import IO
 
 import psutil
 
+from emulator.cluster.environment import worker_environment
 from emulator.cluster.runtime import WorkerStartError
 
 CPU_ATTRIBUTION = "process: measured per worker from its own PID (psutil cpu_times)"
@@ -150,7 +153,9 @@ class ProcessWorker:
 
 
 class ProcessLauncher:
-    """Creates `python -m chat` workers that all reach the same Redis at `redis_url`."""
+    """Creates `python -m chat` workers that all reach the same Redis at `redis_url`.
+
+    `key_prefix`, when given, overrides the revision's REDIS_KEY_PREFIX (tests isolate themselves with it)."""
 
     isolation = "process"
     cpu_attribution = CPU_ATTRIBUTION
@@ -159,32 +164,32 @@ class ProcessLauncher:
         self,
         *,
         redis_url: str,
-        key_prefix: str = "chat",
-        ping_interval: float = 4.0,
-        ping_timeout: float = 8.0,
+        key_prefix: str | None = None,
         start_timeout: float = 30.0,
         log_dir: Path | None = None,
         python: str = sys.executable,
-        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self._redis_url = redis_url
+        self._key_prefix = key_prefix
         self._start_timeout = start_timeout
         self._log_dir = log_dir
         self._python = python
-        self._env = {
-            **os.environ,
-            **(extra_env or {}),
+
+    def environment(self, task_id: str, revision: Mapping[str, str]) -> dict[str, str]:
+        """The worker's OS environment: the emulator's, the revision's, then what the emulator decides."""
+        overrides = {
             "HOST": "127.0.0.1",
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": key_prefix,
-            "PING_INTERVAL": str(ping_interval),
-            "PING_TIMEOUT": str(ping_timeout),
+            "PORT": str(free_port()),
+            "REDIS_URL": self._redis_url,
+            "ECS_TASK_ID": task_id,
             "PYTHONUNBUFFERED": "1",
         }
-        self._env.pop("REDIS_ENDPOINT", None)  # REDIS_URL is the one source of truth here
+        if self._key_prefix is not None:
+            overrides["REDIS_KEY_PREFIX"] = self._key_prefix
+        return worker_environment(revision, overrides, base=os.environ)
 
-    def create(self, task_id: str) -> ProcessWorker:
-        env = {**self._env, "PORT": str(free_port()), "ECS_TASK_ID": task_id}
+    def create(self, task_id: str, environment: Mapping[str, str]) -> ProcessWorker:
+        env = self.environment(task_id, environment)
         log_path = self._log_dir / f"task-{task_id[:12]}.log" if self._log_dir is not None else None
         argv = [self._python, "-m", "chat"]
         return ProcessWorker(task_id, argv, env, self._start_timeout, log_path)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 
 class WorkerStartError(RuntimeError):
-    """A worker did not start listening (it exited, or it was not ready in time)."""
+    """A worker did not start listening (it exited, its configuration is wrong, or it was not ready in time)."""
 
 
 class WorkerRuntime(Protocol):
-    """One running chat worker. `start` returns once it listens; the rest mirror docker/ECS signals."""
+    """One chat worker. `start` returns once it listens; the rest mirror docker/ECS signals.
+
+    `start` may be cancelled at any await (a Kill during the start): `kill` afterwards must leave nothing running,
+    and `wait_exit` must then return."""
 
     host: str
     port: int
@@ -29,7 +33,7 @@ class WorkerRuntime(Protocol):
         ...
 
     async def kill(self) -> None:
-        """Stop at once, as SIGKILL does: no cleanup."""
+        """Stop at once, as SIGKILL does: no cleanup. Also after a failed or cancelled start."""
         ...
 
     def cpu_seconds(self) -> float:
@@ -47,7 +51,10 @@ class WorkerLauncher(Protocol):
     isolation: str
     cpu_attribution: str
 
-    def create(self, task_id: str) -> WorkerRuntime: ...
+    def create(self, task_id: str, environment: Mapping[str, str]) -> WorkerRuntime:
+        """A runtime for a new task that runs with `environment` (its task definition revision's), under the
+        launcher's own overrides (`emulator.cluster.environment`). May raise WorkerStartError."""
+        ...
 
     def forget(self, task_id: str) -> None:
         """The task is STOPPED: drop any bookkeeping kept for it."""

@@ -1,4 +1,4 @@
-"""The service scheduler's rules: follow the desired count, replace dead tasks, stop in AWS's order."""
+"""The scheduler's hands: they carry out Launch / Terminate / Kill / Forget and report each task truthfully."""
 
 from __future__ import annotations
 
@@ -7,11 +7,25 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.clock import VirtualClock
-from emulator.cluster import Cluster, Task, TaskCounts
-from emulator.cluster.task import REASON_EXITED, REASON_SCALING_IN, REASON_START_FAILED, REASON_UNHEALTHY
+from emulator.cluster import Cluster, WorkerStartError
+from emulator.ecs.model import Deregister, Forget, Kill, Launch, Register, Revision, TaskReport, Terminate
 
-from .fakes import FakeLauncher, settle
+from .fakes import FakeLauncher, settle, spin
+
+REVISION = Revision(
+    "arn:aws:ecs:us-east-1:123456789012:task-definition/chat:2",
+    environment=(("PING_INTERVAL", "2"), ("LOG_LEVEL", "DEBUG")),
+)
+
+
+class Changes:
+    """Counts on_change() calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
 
 
 @pytest.fixture
@@ -20,170 +34,250 @@ def launcher() -> FakeLauncher:
 
 
 @pytest.fixture
-async def cluster(launcher: FakeLauncher) -> AsyncIterator[Cluster]:
-    clock = VirtualClock()
-    cluster = Cluster(launcher, clock, desired_count=2, stop_timeout_seconds=30)
-    await cluster.start()
+def changes() -> Changes:
+    return Changes()
+
+
+@pytest.fixture
+async def cluster(launcher: FakeLauncher, changes: Changes) -> AsyncIterator[Cluster]:
+    cluster = Cluster(launcher, on_change=changes)
     yield cluster
-    await cluster.shutdown(force=True)
+    await cluster.close()
 
 
-def running(cluster: Cluster) -> list[Task]:
-    return [t for t in cluster.tasks if t.status == "RUNNING"]
+def report(cluster: Cluster, task_id: str) -> TaskReport:
+    return cluster.reports()[task_id]
 
 
-async def test_starts_the_desired_count_and_reports_ecs_counts(cluster: Cluster) -> None:
-    """Two desired tasks become two RUNNING workers on their own ports; moto's counts would read 2/0."""
-    await settle(lambda: len(running(cluster)) == 2)
-
-    assert TaskCounts(running=2, pending=0) == cluster.counts()
-    assert len({t.port for t in cluster.tasks}) == 2
-    assert all(t.url.startswith("http://127.0.0.1:") for t in cluster.tasks)
+async def launched(cluster: Cluster, task_id: str, revision: Revision = REVISION) -> TaskReport:
+    cluster.execute(Launch(task_id, revision))
+    await settle(lambda: report(cluster, task_id).started or report(cluster, task_id).exited)
+    return report(cluster, task_id)
 
 
-async def test_lifecycle_is_announced_in_ecs_order(launcher: FakeLauncher) -> None:
-    """Subscribers see PROVISIONING, PENDING, RUNNING, then DEACTIVATING, STOPPING, STOPPED."""
-    cluster = Cluster(launcher, VirtualClock(), desired_count=1)
-    seen: list[tuple[str | None, str]] = []
-    cluster.subscribe(lambda task, old, new: seen.append((old, new)))
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 1)
-    await cluster.shutdown()
+async def test_a_launch_starts_a_worker_with_its_revisions_environment(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    """Launch is reported at once as not started; once it listens: started, an endpoint, a PID, on_change."""
+    cluster.execute(Launch("t1", REVISION))
 
-    assert seen == [
-        (None, "PROVISIONING"),
-        ("PROVISIONING", "PENDING"),
-        ("PENDING", "RUNNING"),
-        ("RUNNING", "DEACTIVATING"),
-        ("DEACTIVATING", "STOPPING"),
-        ("STOPPING", "STOPPED"),
-    ]
+    assert cluster.reports() == {"t1": TaskReport("t1")}
+    assert cluster.endpoint("t1") is None
 
+    await settle(lambda: report(cluster, "t1").started)
 
-async def test_a_task_that_dies_is_stopped_and_replaced(cluster: Cluster, launcher: FakeLauncher) -> None:
-    """A crashed worker is STOPPED with ECS's reason and a new task takes its place."""
-    await settle(lambda: len(running(cluster)) == 2)
-    victim = cluster.tasks[0]
-    launcher.runtimes[victim.task_id].crash(1)
-    await settle(lambda: len(running(cluster)) == 2 and victim.status == "STOPPED")
-
-    assert victim.stopped_reason is not None
-    assert victim.stopped_reason.startswith(REASON_EXITED)
-    assert victim.exit_code == 1
-    assert victim.task_id not in {t.task_id for t in cluster.tasks}
-    assert victim.task_id in launcher.forgotten
+    assert report(cluster, "t1") == TaskReport("t1", started=True)
+    assert launcher.environments["t1"] == {"PING_INTERVAL": "2", "LOG_LEVEL": "DEBUG"}
+    assert cluster.endpoint("t1") == ("127.0.0.1", launcher.runtimes["t1"].port)
+    assert cluster.pid("t1") == launcher.runtimes["t1"].pid
+    assert cluster.open_connections("t1") == 0
+    assert changes.calls == 1
 
 
-async def test_scale_in_deregisters_before_sigterm(launcher: FakeLauncher) -> None:
-    """Scale-in: the drain hook runs (DEACTIVATING) before the worker gets SIGTERM."""
-    order: list[str] = []
+async def test_each_task_keeps_the_revision_it_was_launched_with(
+    cluster: Cluster, launcher: FakeLauncher
+) -> None:
+    """A new revision reaches only the tasks launched with it."""
+    new = Revision("arn:aws:ecs:us-east-1:123456789012:task-definition/chat:3", (("PING_INTERVAL", "5"),))
+    await launched(cluster, "old")
+    await launched(cluster, "new", new)
 
-    async def drain(task: Task) -> None:
-        order.append(f"drain:{task.status}:{launcher.runtimes[task.task_id].signals}")
-
-    cluster = Cluster(launcher, VirtualClock(), desired_count=3, on_deactivating=drain)
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 3)
-    newest = cluster.tasks[-1]
-    cluster.set_desired_count(2)
-    await settle(lambda: newest.status == "STOPPED")
-
-    assert order == ["drain:DEACTIVATING:[]"]
-    assert launcher.runtimes[newest.task_id].signals == ["SIGTERM"]
-    assert newest.stopped_reason == REASON_SCALING_IN
-    assert len(running(cluster)) == 2
-    await cluster.shutdown(force=True)
+    assert launcher.environments["old"]["PING_INTERVAL"] == "2"
+    assert launcher.environments["new"] == {"PING_INTERVAL": "5"}
 
 
-async def test_sigkill_after_the_stop_timeout(launcher: FakeLauncher) -> None:
-    """A worker that ignores SIGTERM is SIGKILLed once stopTimeout has passed on the clock, not before."""
+async def test_terminate_is_sigterm_and_the_exit_is_reported_with_its_code(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    await launched(cluster, "t1")
+    cluster.execute(Terminate("t1"))
+    await settle(lambda: report(cluster, "t1").exited)
+
+    assert report(cluster, "t1") == TaskReport("t1", started=True, exited=True, exit_code=0)
+    assert launcher.runtimes["t1"].signals == ["SIGTERM"]
+    assert changes.calls == 2  # started, exited
+    assert cluster.cpu_seconds() == {}
+
+
+async def test_a_worker_that_ignores_sigterm_runs_until_the_scheduler_kills_it(
+    cluster: Cluster, launcher: FakeLauncher
+) -> None:
+    """The hands never escalate on their own: SIGKILL after stopTimeout is the scheduler's decision."""
     launcher.obeys_sigterm = False
-    clock = VirtualClock()
-    cluster = Cluster(launcher, clock, desired_count=1, stop_timeout_seconds=30)
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 1)
-    task = cluster.tasks[0]
-    stopping = asyncio.ensure_future(cluster.shutdown())
-    await settle(lambda: task.status == "STOPPING")
-    await clock.advance(29)
+    await launched(cluster, "t1")
+    cluster.execute(Terminate("t1"))
+    cluster.execute(Terminate("t1"))  # said again on the next step: one SIGTERM
+    await spin()
 
-    assert launcher.runtimes[task.task_id].signals == ["SIGTERM"]
+    assert not report(cluster, "t1").exited
+    assert launcher.runtimes["t1"].signals == ["SIGTERM"]
 
-    await clock.advance(2)
-    await stopping
+    cluster.execute(Kill("t1"))
+    await settle(lambda: report(cluster, "t1").exited)
 
-    assert launcher.runtimes[task.task_id].signals == ["SIGTERM", "SIGKILL"]
-    assert task.exit_code == 137
+    assert launcher.runtimes["t1"].signals == ["SIGTERM", "SIGKILL"]
+    assert report(cluster, "t1").exit_code == 137
 
 
-async def test_unhealthy_task_is_replaced_within_maximum_percent(launcher: FakeLauncher) -> None:
-    """At maximumPercent 100 the replacement waits until the unhealthy task has fully stopped."""
-    release = asyncio.Event()
+async def test_a_worker_that_dies_on_its_own_is_reported_with_its_code(
+    cluster: Cluster, launcher: FakeLauncher
+) -> None:
+    await launched(cluster, "t1")
+    launcher.runtimes["t1"].crash(3)
+    await settle(lambda: report(cluster, "t1").exited)
 
-    async def drain(task: Task) -> None:
-        await release.wait()
-
-    cluster = Cluster(launcher, VirtualClock(), desired_count=1, maximum_percent=100, on_deactivating=drain)
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 1)
-    sick = cluster.tasks[0]
-    cluster.request_stop(sick.task_id, REASON_UNHEALTHY)
-    await settle(lambda: sick.status == "DEACTIVATING")
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-    assert [sick] == cluster.tasks
-
-    release.set()
-    await settle(lambda: len(running(cluster)) == 1 and sick.status == "STOPPED")
-
-    assert sick.stopped_reason == REASON_UNHEALTHY
-    await cluster.shutdown(force=True)
+    assert report(cluster, "t1") == TaskReport("t1", started=True, exited=True, exit_code=3)
 
 
-async def test_unhealthy_task_is_replaced_at_once_with_headroom(cluster: Cluster) -> None:
-    """At maximumPercent 200 the replacement starts while the unhealthy task still drains."""
-    await settle(lambda: len(running(cluster)) == 2)
-    gate = asyncio.Event()
+async def test_kill_during_the_start_cancels_it(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    """A task killed while its worker is still starting never starts; it exits, with no start error."""
+    launcher.gate = asyncio.Event()
+    cluster.execute(Launch("t1", REVISION))
+    await settle(lambda: "t1" in launcher.runtimes and launcher.runtimes["t1"].pid is not None)
+    cluster.execute(Kill("t1"))
+    await settle(lambda: report(cluster, "t1").exited)
+    launcher.gate.set()
+    await spin()
 
-    async def drain(task: Task) -> None:
-        await gate.wait()
-
-    cluster.on_deactivating = drain
-    sick = cluster.tasks[0]
-    cluster.request_stop(sick.task_id, REASON_UNHEALTHY)
-    await settle(lambda: len(running(cluster)) == 2 and sick.status == "DEACTIVATING")
-
-    assert TaskCounts(running=2, pending=0) == cluster.counts()
-    gate.set()
+    assert report(cluster, "t1") == TaskReport("t1", exited=True, exit_code=137)
+    assert launcher.runtimes["t1"].start_cancelled
+    assert launcher.runtimes["t1"].signals == ["SIGKILL"]
+    assert cluster.endpoint("t1") is None
+    assert changes.calls == 1
 
 
-async def test_a_task_that_cannot_start_is_stopped_and_retried(launcher: FakeLauncher) -> None:
-    """A start failure is reported as the stopped reason; the scheduler launches another task."""
+async def test_terminate_during_the_start_stops_it_once_started(
+    cluster: Cluster, launcher: FakeLauncher
+) -> None:
+    """SIGTERM to a starting worker is sent as soon as it listens: a graceful exit, not a start error."""
+    launcher.gate = asyncio.Event()
+    cluster.execute(Launch("t1", REVISION))
+    await settle(lambda: "t1" in launcher.runtimes)
+    cluster.execute(Terminate("t1"))
+    await spin()
+
+    assert launcher.runtimes["t1"].signals == []
+
+    launcher.gate.set()
+    await settle(lambda: report(cluster, "t1").exited)
+
+    assert report(cluster, "t1") == TaskReport("t1", started=True, exited=True, exit_code=0)
+    assert launcher.runtimes["t1"].signals == ["SIGTERM"]
+
+
+@pytest.mark.parametrize("command", [Terminate("t1"), Kill("t1")])
+async def test_a_task_stopped_before_its_start_began_is_never_started(
+    cluster: Cluster, launcher: FakeLauncher, command: Terminate | Kill
+) -> None:
+    cluster.execute(Launch("t1", REVISION))
+    cluster.execute(command)
+    await settle(lambda: report(cluster, "t1").exited)
+
+    assert report(cluster, "t1") == TaskReport("t1", exited=True)
+    assert "t1" not in launcher.runtimes
+
+
+async def test_a_start_error_is_reported_not_raised(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    """A worker that cannot start: start_error says why, and nothing of it is left running."""
     launcher.failures_left = 1
-    cluster = Cluster(launcher, VirtualClock(), desired_count=1)
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 1)
+    cluster.execute(Launch("t1", REVISION))
+    await settle(lambda: report(cluster, "t1").exited)
 
-    [failed] = list(cluster.stopped)
-    assert failed.stopped_reason is not None
-    assert failed.stopped_reason.startswith(REASON_START_FAILED)
-    await cluster.shutdown(force=True)
+    failed = report(cluster, "t1")
+    assert failed.start_error is not None and "boom at start" in failed.start_error
+    assert not failed.started
+    assert launcher.runtimes["t1"].signals == ["SIGKILL"]
+    assert changes.calls == 1
+
+    await launched(cluster, "t2")  # the next one starts
+    assert report(cluster, "t2").started
 
 
-async def test_force_shutdown_kills_without_draining(launcher: FakeLauncher) -> None:
-    """A second Ctrl+C: every worker gets SIGKILL at once, the drain hook is not waited for."""
-    never = asyncio.Event()
+async def test_a_launcher_that_refuses_is_a_start_error(cluster: Cluster, launcher: FakeLauncher) -> None:
+    """A revision the launcher cannot run (e.g. a bad setting) is the task's start error."""
+    launcher.refuse = WorkerStartError("configuration error: PING_INTERVAL='-1' is not valid")
+    cluster.execute(Launch("t1", REVISION))
+    await settle(lambda: report(cluster, "t1").exited)
 
-    async def drain(task: Task) -> None:
-        await never.wait()
+    error = report(cluster, "t1").start_error
+    assert error is not None and "PING_INTERVAL" in error
 
-    cluster = Cluster(launcher, VirtualClock(), desired_count=2, on_deactivating=drain)
-    await cluster.start()
-    await settle(lambda: len(running(cluster)) == 2)
-    cluster.set_desired_count(1)
-    await settle(lambda: any(t.status == "DEACTIVATING" for t in cluster.tasks))
-    await cluster.shutdown(force=True)
 
-    assert cluster.tasks == []
-    assert all("SIGKILL" in r.signals for r in launcher.runtimes.values())
+async def test_cpu_seconds_only_for_started_tasks_that_have_not_exited(
+    cluster: Cluster, launcher: FakeLauncher
+) -> None:
+    await launched(cluster, "running")
+    await launched(cluster, "gone")
+    cluster.execute(Terminate("gone"))
+    launcher.gate = asyncio.Event()
+    cluster.execute(Launch("starting", REVISION))
+    await settle(lambda: report(cluster, "gone").exited and "starting" in launcher.runtimes)
+
+    assert cluster.cpu_seconds() == {"running": 0.5}
+    assert cluster.open_connections("starting") is None
+
+
+async def test_kill_worker_is_a_fault_reported_as_an_exit(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    await launched(cluster, "t1")
+    cluster.kill_worker("t1")
+    await settle(lambda: report(cluster, "t1").exited)
+
+    assert report(cluster, "t1") == TaskReport("t1", started=True, exited=True, exit_code=137)
+    assert changes.calls == 2
+
+
+async def test_forget_drops_the_report(cluster: Cluster, launcher: FakeLauncher) -> None:
+    await launched(cluster, "t1")
+    cluster.execute(Terminate("t1"))
+    await settle(lambda: report(cluster, "t1").exited)
+    cluster.execute(Forget("t1"))
+    await spin()
+
+    assert cluster.reports() == {}
+    assert cluster.endpoint("t1") is None
+    assert launcher.forgotten == ["t1"]
+
+
+async def test_a_worker_forgotten_while_running_is_killed(
+    cluster: Cluster, launcher: FakeLauncher, changes: Changes
+) -> None:
+    await launched(cluster, "t1")
+    cluster.execute(Forget("t1"))
+    await settle(lambda: launcher.forgotten == ["t1"])
+
+    assert launcher.runtimes["t1"].signals == ["SIGKILL"]
+    assert cluster.reports() == {}
+    assert changes.calls == 1  # its exit is nobody's news any more
+
+
+async def test_load_balancer_commands_and_unknown_tasks_are_ignored(cluster: Cluster) -> None:
+    await launched(cluster, "t1")
+    for command in (Register("t1"), Deregister("t1"), Terminate("nobody"), Kill("nobody"), Forget("nobody")):
+        cluster.execute(command)
+    cluster.kill_worker("nobody")
+    await spin()
+
+    assert cluster.reports() == {"t1": TaskReport("t1", started=True)}
+
+
+async def test_close_kills_every_worker_even_one_still_starting(launcher: FakeLauncher) -> None:
+    cluster = Cluster(launcher)
+    await launched(cluster, "running")
+    launcher.gate = asyncio.Event()
+    cluster.execute(Launch("starting", REVISION))
+    await settle(lambda: "starting" in launcher.runtimes)
+    await cluster.close()
+
+    assert {task_id: r.exited for task_id, r in cluster.reports().items()} == {
+        "running": True,
+        "starting": True,
+    }
+    assert all(r.signals == ["SIGKILL"] for r in launcher.runtimes.values())
+    cluster.execute(Launch("late", REVISION))
+    assert report(cluster, "late").start_error == "the emulator is shutting down"

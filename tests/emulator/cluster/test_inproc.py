@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import fakeredis
 import httpx
 
-from emulator.clock import WallClock
 from emulator.cluster import Cluster
 from emulator.cluster.inproc import InProcLauncher, SharedCpuMeter
+from emulator.ecs.model import Launch, Revision
 
 from .fakes import settle
+
+EIO_POLLING = "/socket.io/?EIO=4&transport=polling"
+# chat-service.yml's environment: an ElastiCache endpoint that exists only in moto, and a Redis required
+ENVIRONMENT = (
+    ("PORT", "3000"),
+    ("REDIS_ENDPOINT", "chat.abc123.cache.amazonaws.com"),
+    ("REDIS_PORT", "6379"),
+    ("REDIS_TLS", "true"),
+    ("CHAT_REQUIRE_REDIS", "true"),
+    ("PING_INTERVAL", "2"),
+    ("PING_TIMEOUT", "3"),
+)
 
 
 class ScriptedProcess:
@@ -50,34 +63,56 @@ def test_idle_workers_share_cpu_equally_and_newcomers_start_at_zero() -> None:
     assert meter.cpu_seconds("b") == 1.0
 
 
-async def test_inproc_workers_serve_and_a_killed_one_is_replaced() -> None:
-    """Two in-process workers answer /healthz on their own ports; a killed one is replaced."""
+async def test_inproc_workers_run_their_revisions_settings_on_the_shared_redis() -> None:
+    """Each in-process worker runs its revision's settings (the Engine.IO handshake says pingInterval 2 s), on
+    the shared embedded Redis whatever Redis the revision names; a killed one is reported with 137."""
     launcher = InProcLauncher(fake_server=fakeredis.FakeServer(), graceful_timeout=5)
-    cluster = Cluster(launcher, WallClock(), desired_count=2, stop_timeout_seconds=5)
-    await cluster.start()
+    cluster = Cluster(launcher)
+    revision = Revision("arn:aws:ecs:us-east-1:123456789012:task-definition/chat:2", ENVIRONMENT)
     try:
-        await _wait_running(cluster, 2)
+        for task_id in ("a", "b"):
+            cluster.execute(Launch(task_id, revision))
+        await settle(lambda: all(r.started or r.exited for r in cluster.reports().values()), rounds=100_000)
+        assert all(r.started for r in cluster.reports().values()), cluster.reports()
         async with httpx.AsyncClient() as http:
-            for task in cluster.tasks:
-                response = await http.get(f"{task.url}/healthz")
-                assert response.status_code == 200
-            victim = cluster.tasks[0]
-            await cluster.kill_task(victim.task_id)
-            await _wait_running(cluster, 2, without=victim.task_id)
-            replacement = [t for t in cluster.tasks if t.task_id != victim.task_id][-1]
-            assert (await http.get(f"{replacement.url}/healthz")).status_code == 200
-        assert victim.status == "STOPPED"
-        assert victim.exit_code == 137
-        assert set(cluster.cpu_seconds()) == {t.task_id for t in cluster.tasks}
-        assert all(seconds >= 0 for seconds in cluster.cpu_seconds().values())
+            for task_id in ("a", "b"):
+                assert (await http.get(f"{url(cluster, task_id)}/healthz")).status_code == 200
+                assert (
+                    handshake(await http.get(f"{url(cluster, task_id)}{EIO_POLLING}"))["pingInterval"] == 2000
+                )
+        cluster.kill_worker("a")
+        await settle(lambda: cluster.reports()["a"].exited, rounds=100_000)
+
+        assert cluster.reports()["a"].exit_code == 137
+        assert set(cluster.cpu_seconds()) == {"b"}
+        assert cluster.cpu_seconds()["b"] >= 0
     finally:
-        await cluster.shutdown()
-    assert cluster.tasks == []
+        await cluster.close()
+    assert all(r.exited for r in cluster.reports().values())
 
 
-async def _wait_running(cluster: Cluster, count: int, without: str | None = None) -> None:
-    def ready() -> bool:
-        running = [t for t in cluster.tasks if t.status == "RUNNING" and t.task_id != without]
-        return len(running) == count
+async def test_a_revision_with_a_bad_setting_fails_to_start() -> None:
+    """The worker's own configuration check, as `python -m chat` would refuse it, is the task's start error."""
+    cluster = Cluster(InProcLauncher(fake_server=fakeredis.FakeServer()))
+    revision = Revision(
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/chat:3", (("PING_INTERVAL", "-1"),)
+    )
+    cluster.execute(Launch("a", revision))
+    await settle(lambda: cluster.reports()["a"].exited, rounds=1000)
+    await cluster.close()
 
-    await settle(ready, rounds=100_000)
+    error = cluster.reports()["a"].start_error
+    assert error is not None and "PING_INTERVAL" in error
+
+
+def url(cluster: Cluster, task_id: str) -> str:
+    endpoint = cluster.endpoint(task_id)
+    assert endpoint is not None
+    return f"http://{endpoint[0]}:{endpoint[1]}"
+
+
+def handshake(response: httpx.Response) -> dict[str, object]:
+    """The Engine.IO OPEN packet: "0" then the session's settings as JSON."""
+    assert response.status_code == 200 and response.text.startswith("0"), response.text
+    settings: dict[str, object] = json.loads(response.text[1:])
+    return settings
