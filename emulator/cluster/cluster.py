@@ -65,7 +65,7 @@ class _Worker:
 class Cluster:
     """Runs the workers the scheduler asks for and reports on each; decides nothing itself."""
 
-    def __init__(self, launcher: WorkerLauncher, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, launcher: WorkerLauncher, on_change: Callable[[], object] | None = None) -> None:
         self.launcher = launcher
         self._on_change = on_change
         self._workers: dict[str, _Worker] = {}  # launched, not yet forgotten: what `reports()` answers
