@@ -99,7 +99,7 @@ class Cluster:
         return {task_id: worker.report for task_id, worker in self._workers.items()}
 
     def endpoint(self, task_id: str) -> tuple[str, int] | None:
-        """Where the worker listens (host, port), once it has started."""
+        """Where the worker listens (host, port), from its start until the task is forgotten."""
         worker = self._workers.get(task_id)
         if worker is None or worker.runtime is None or not worker.report.started:
             return None
