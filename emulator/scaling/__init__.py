@@ -10,14 +10,22 @@ Map of the package (reference = shared/reference/aws-scaling-semantics.md):
 - `step`             breach delta, interval membership, the three adjustment types and rounding (2.1-2.5)
 - `target_tracking`  the AlarmHigh / AlarmLow alarms AAS manages, and the capacity formula (3)
 - `policies`         ControlPlan (alarm -> policies in its AlarmActions) and each policy's Proposal
-- `engine`           one evaluation: alarms, then policies with min/max, cooldowns, suspension (2.6-2.11)
+- `engine`           one evaluation: alarms, then policies with min/max, cooldowns, suspension (2.6-2.11);
+                     `act_on_alarm`, SetAlarmState: the alarm's policies run once, now (1.12)
 - `reconcile`        desired vs tasks -> start / drain-then-stop, MaximumPercent, MinimumHealthyPercent (4.5)
 """
 
 from __future__ import annotations
 
 from emulator.scaling.alarms import AlarmEvaluation, evaluate_alarm, evaluate_slots
-from emulator.scaling.engine import Evaluation, ScalingActivity, ScalingState, Situation, evaluate
+from emulator.scaling.engine import (
+    Evaluation,
+    ScalingActivity,
+    ScalingState,
+    Situation,
+    act_on_alarm,
+    evaluate,
+)
 from emulator.scaling.metrics import MetricStore, StatisticSet, alarm_metric_key, metric_key
 from emulator.scaling.policies import ControlPlan
 from emulator.scaling.reconcile import ReconcileActions, TaskView, reconcile
@@ -33,6 +41,7 @@ __all__ = [
     "Situation",
     "StatisticSet",
     "TaskView",
+    "act_on_alarm",
     "alarm_metric_key",
     "evaluate",
     "evaluate_alarm",

@@ -3,7 +3,8 @@
 `evaluate_slots` is the reference's algorithm over an evaluation range of N+2 slots ('X' breaching,
 '0' not breaching, '-' missing); it reproduces the documented truth table of 1.9. `evaluate_alarm`
 feeds it the alarm's periods from a `MetricStore` and keeps the evaluated datapoints, which step
-scaling aggregates into its breach delta (reference 2.1).
+scaling aggregates into its breach delta (reference 2.1), with their SampleCount, from which target
+tracking reads how many tasks produced the metric (ECS sends one sample per RUNNING task, reference 4.1).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class AlarmEvaluation:
     recent_values: tuple[float | None, ...]  # the whole evaluation range, oldest first
     threshold: float
     timestamp: float
+    evaluated_sample_counts: tuple[float, ...] = ()  # SampleCount of each evaluated datapoint
 
     @property
     def changed(self) -> bool:
@@ -121,5 +123,15 @@ def evaluate_alarm(
         for v in values
     ]
     state = evaluate_slots(slots, n, datapoints_to_alarm(alarm), alarm.treat_missing_data, current)
-    evaluated = tuple(v for i in evaluated_slots(slots, n) if (v := values[i]) is not None)
-    return AlarmEvaluation(alarm.alarm_name, state, current, evaluated, tuple(values), alarm.threshold, now)
+    real = [i for i in evaluated_slots(slots, n) if values[i] is not None]
+    counts = store.period_values(alarm_metric_key(alarm), "SampleCount", alarm.period, n + 2, now)
+    return AlarmEvaluation(
+        alarm.alarm_name,
+        state,
+        current,
+        tuple(v for i in real if (v := values[i]) is not None),
+        tuple(values),
+        alarm.threshold,
+        now,
+        tuple(c for i in real if (c := counts[i]) is not None),
+    )

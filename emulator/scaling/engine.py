@@ -4,11 +4,17 @@
 and comes out: `ScalingState` holds the alarm states and the cooldown bookkeeping of the scalable
 target; the result lists the alarm evaluations and the scaling activity, if any.
 
+`act_on_alarm(...)` is CloudWatch's SetAlarmState, AWS's documented way to test a policy (reference
+1.12): the alarm goes to the state set; when that is ALARM and was not already, its policies run once,
+at once, under the same rules; the next `evaluate` returns the alarm to its real state from the data.
+
 Rules applied by `decide` (reference 2.6-2.11, 3.3-3.5):
 - the base capacity is the running count; desired < MinCapacity or > MaxCapacity is first moved to the
   bound by a policy of the matching direction, while a policy of the other direction does nothing;
 - the largest capacity asked for wins; scale-out beats scale-in;
-- scale-out inside a scale-out cooldown: `max(desired, cooldown base + adjustment)`;
+- scale-out inside a scale-out cooldown: `max(desired, cooldown base + adjustment)` for
+  ChangeInCapacity and PercentChangeInCapacity (the adjustment computed from the running count);
+  `max(desired, capacity asked for)` for ExactCapacity and target tracking, whose capacity is absolute;
 - scale-in is blocked inside a scale-in cooldown, while DynamicScalingInSuspended, or during a
   deployment; a scale-out cancels the scale-in cooldown;
 - target-tracking scale-in only when every tracking policy with scale-in enabled asks for it.
@@ -99,6 +105,41 @@ def evaluate(
     return Evaluation(state, evaluations, desired, activity)
 
 
+def act_on_alarm(
+    plan: ControlPlan,
+    target: ScalableTarget | None,
+    state: ScalingState,
+    situation: Situation,
+    alarm_name: str,
+    alarm_state: AlarmState,
+    metric_value: float | None = None,
+) -> Evaluation:
+    """SetAlarmState on `alarm_name` at `situation.now` (reference 1.12).
+
+    The returned state holds `alarm_state` for the alarm (the next `evaluate` replaces it with the state
+    its data gives). When `alarm_state` is ALARM and the alarm was not in ALARM already ("when the updated
+    state differs from the previous value, the action ... is invoked"), the policies in its AlarmActions
+    run once, now, with the cooldowns, min/max and suspended states of any activity; a step policy picks
+    its step from `metric_value` (the last datapoint of the StateReasonData), or from the alarm's
+    threshold when there is none. OK, INSUFFICIENT_DATA, an alarm without policies or with its actions
+    disabled, and an alarm that is not one of the plan's: no activity. `evaluations` is empty: this is
+    not an evaluation, and the state's StateReason is the one the user gave."""
+    if all(a.alarm_name != alarm_name for a in plan.alarms):
+        return Evaluation(state, (), situation.desired, None)
+    previous = state.alarm_state(alarm_name)
+    state = replace(state, alarm_states={**state.alarm_states, alarm_name: alarm_state})
+    if alarm_state != "ALARM" or previous == "ALARM" or target is None:
+        return Evaluation(state, (), situation.desired, None)
+    alarm = plan.alarm(alarm_name)
+    value = alarm.threshold if metric_value is None else metric_value
+    breach = AlarmEvaluation(
+        alarm_name, "ALARM", previous, (value,), (value,), alarm.threshold, situation.now
+    )
+    asked = proposals(plan, [breach], {alarm_name: "ALARM"}, _base_capacity(target, situation))
+    state, activity = decide(plan, target, state, situation, asked)
+    return Evaluation(state, (), activity.to_capacity if activity else situation.desired, activity)
+
+
 def _base_capacity(target: ScalableTarget, situation: Situation) -> int:
     """The running count, moved to a bound first when desired is outside [min, max] (reference 2.7)."""
     if situation.desired < target.min_capacity:
@@ -141,7 +182,8 @@ def _scale_out(
     for proposal in asked:
         capacity = proposal.capacity
         if cooldown is not None and cooldown.active(situation.now):
-            capacity = max(situation.desired, cooldown.base + proposal.capacity - proposal.base)
+            asked_for = proposal.capacity if proposal.is_absolute else cooldown.base + proposal.adjustment
+            capacity = max(situation.desired, asked_for)
         capacity = _clamp(capacity, target)
         if best is None or capacity > best[1]:
             best = (proposal, capacity)

@@ -20,7 +20,12 @@ from emulator.model import (
 )
 from emulator.scaling.alarms import AlarmEvaluation
 from emulator.scaling.step import step_policy_capacity
-from emulator.scaling.target_tracking import is_high_alarm, managed_alarms, tracking_capacity
+from emulator.scaling.target_tracking import (
+    is_high_alarm,
+    managed_alarms,
+    measured_tasks,
+    tracking_capacity,
+)
 
 Policy = StepScalingPolicy | TargetTrackingPolicy
 Direction = Literal["out", "in"]
@@ -44,6 +49,11 @@ class Proposal:
         return None
 
     @property
+    def adjustment(self) -> int:
+        """The change asked for, relative to `base`."""
+        return self.capacity - self.base
+
+    @property
     def cooldown(self) -> int:
         if isinstance(self.policy, StepScalingPolicy):
             return self.policy.cooldown
@@ -52,6 +62,14 @@ class Proposal:
     @property
     def is_target_tracking(self) -> bool:
         return isinstance(self.policy, TargetTrackingPolicy)
+
+    @property
+    def is_absolute(self) -> bool:
+        """`capacity` is the capacity asked for, not `base` + an adjustment: an ExactCapacity step, or
+        target tracking's proportional capacity (`target_tracking`)."""
+        if isinstance(self.policy, StepScalingPolicy):
+            return self.policy.adjustment_type == "ExactCapacity"
+        return True
 
 
 def triggers(action: str, policy: Policy) -> bool:
@@ -131,4 +149,5 @@ def _policy_capacity(
 ) -> int | None:
     if isinstance(policy, StepScalingPolicy):
         return step_policy_capacity(policy, evaluation.evaluated_values, alarm.threshold, base)
-    return tracking_capacity(policy, alarm, evaluation.evaluated_values, base)
+    tasks = measured_tasks(evaluation.evaluated_sample_counts, alarm.period)
+    return tracking_capacity(policy, alarm, evaluation.evaluated_values, base, tasks)

@@ -15,7 +15,9 @@ KEY = metric_key("AWS/ECS", "CPUUtilization", (("ClusterName", "c"), ("ServiceNa
 
 
 class Run:
-    """Feeds one CPU datapoint per minute and evaluates at the end of each minute."""
+    """Feeds one CPU datapoint per minute and evaluates at the end of each minute.
+
+    The datapoint is ECS's: one sample per RUNNING task (SampleCount = the running count)."""
 
     def __init__(self, service: ServiceDescription) -> None:
         self.service = service
@@ -26,12 +28,11 @@ class Run:
         self.desired = service.desired_count
 
     def step(self, cpu: float | None, running: int | None = None, **kw: bool) -> Evaluation:
+        tasks = self.desired if running is None else running
         if cpu is not None:
-            self.store.put(KEY, self.minute * 60, StatisticSet.of([cpu]))
+            self.store.put(KEY, self.minute * 60, StatisticSet(tasks, cpu * tasks, cpu, cpu))
         self.minute += 1
-        situation = Situation(
-            self.minute * 60, self.desired, self.desired if running is None else running, **kw
-        )
+        situation = Situation(self.minute * 60, self.desired, tasks, **kw)
         result = evaluate(self.plan, self.service.scalable_target, self.state, self.store, situation)
         self.state, self.desired = result.state, result.desired
         return result
@@ -152,7 +153,7 @@ def test_target_tracking_needs_three_high_minutes_and_fifteen_low(seed_service: 
     assert [run.step(100).desired for _ in range(3)] == [4, 4, 8]  # ceil(4 x 100 / 50)
     low = Run(tracking(seed_service))
     desired = [low.step(20).desired for _ in range(15)]
-    assert desired[:14] == [4] * 14 and desired[14] == 2  # ceil(4 x 20 / 50) = 2
+    assert desired[:14] == [4] * 14 and desired[14] == 3  # ceil(4 x 20 / 50) = 2, one task per activity
 
 
 def test_target_tracking_cooldowns_and_disable_scale_in(seed_service: ServiceDescription) -> None:
@@ -162,3 +163,37 @@ def test_target_tracking_cooldowns_and_disable_scale_in(seed_service: ServiceDes
     no_in = Run(tracking(seed_service, disable_scale_in=True))
     assert all(no_in.step(5).activity is None for _ in range(20))
     assert not any(name.endswith("AlarmLow-cpu-target") for name in no_in.state.alarm_states)
+
+
+def exact(seed_service: ServiceDescription, cooldown: int = 300) -> ServiceDescription:
+    """The scale-out policy as ExactCapacity: 4 tasks from 70 %, 7 from 85 %, 9 from 95 %."""
+    up = replace(
+        seed_service.step_policies[0],
+        adjustment_type="ExactCapacity",
+        step_adjustments=(StepAdjustment(4, 0, 15), StepAdjustment(7, 15, 25), StepAdjustment(9, 25, None)),
+        cooldown=cooldown,
+    )
+    return replace(seed_service, step_policies=(up, seed_service.step_policies[1]))
+
+
+def test_exact_capacity_asked_for_during_a_scale_out_cooldown_is_absolute(
+    seed_service: ServiceDescription,
+) -> None:
+    """A larger ExactCapacity inside the cooldown is applied as asked (it was read as relative: 2 + 7 - 4 = 5)."""
+    run = Run(exact(seed_service))
+    assert run.step(75, running=2).desired == 4
+    larger = run.step(90, running=4)  # the 2 new tasks run; still inside the 300 s cooldown
+    assert larger.desired == 7
+    assert larger.activity is not None and larger.activity.description == "+3 ScaleUpPolicy"
+    assert run.step(75, running=4).activity is None  # a smaller one inside the cooldown: nothing
+    assert run.step(100, running=4).desired == 9
+
+
+def test_relative_adjustments_during_a_scale_out_cooldown_count_from_the_cooldown_base(
+    seed_service: ServiceDescription,
+) -> None:
+    """ChangeInCapacity keeps AWS's rule max(desired, cooldown base + adjustment), whatever runs now."""
+    policies = tuple(replace(p, cooldown=300) for p in seed_service.step_policies)
+    run = Run(replace(seed_service, step_policies=policies))
+    assert run.step(90, running=2).desired == 4  # +2 from 2
+    assert run.step(100, running=4).desired == 5  # +3 from the base 2, not from the 4 running

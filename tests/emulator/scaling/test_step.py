@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.model import StepAdjustment, StepScalingPolicy
+from emulator.model import MetricAggregationType, StepAdjustment, StepScalingPolicy
 from emulator.scaling.step import (
     adjusted_capacity,
     breach_delta,
@@ -87,10 +87,11 @@ def test_aggregation_types_pick_the_breach_delta() -> None:
     assert breach_delta(values, "Minimum", 70) == 2.0
     assert breach_delta(values, "Maximum", 70) == 20.0
     seed_up = (StepAdjustment(1, 0, 15), StepAdjustment(2, 15, 25), StepAdjustment(3, 25, None))
-    for aggregation, expected in (("Minimum", 3), ("Average", 3), ("Maximum", 4)):
+    cases: tuple[tuple[MetricAggregationType, int], ...] = (("Minimum", 3), ("Average", 3), ("Maximum", 4))
+    for aggregation, expected in cases:
         policy = StepScalingPolicy(
             "p", "arn", "ChangeInCapacity", seed_up, metric_aggregation_type=aggregation
-        )  # type: ignore[arg-type]
+        )
         assert step_policy_capacity(policy, values, 70, 2) == expected
 
 
