@@ -3,7 +3,11 @@
 `emulated_account()` installs the custom models, starts moto (`mock_aws`, or `ThreadedMotoServer` on a
 free loopback port when `server=True`, so other processes and the AWS CLI share the account), points
 ElastiCache at the emulator's Redis, deploys the three stacks in order and yields an `EmulatedAccount`:
-the one door through which the emulator reads and writes the control and data plane.
+the one door through which the emulator reads and writes the control and data plane. It implements the
+control loop's `Account` contract (`emulator.controller`): `read_service()` (cached until an API change),
+and the writes AWS itself makes, which the AWS API then answers (`_moto_ext`): DescribeServices' counts,
+deployments and events, ListTasks / DescribeTasks, DescribeTargetHealth, DescribeScalingActivities,
+DescribeAlarmHistory and the alarms' states.
 """
 
 from __future__ import annotations
@@ -11,18 +15,29 @@ from __future__ import annotations
 import json
 import logging
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from emulator.aws._moto_ext import install, set_redis_endpoint
+from emulator.aws._moto_ext import (
+    autoscaling_activities,
+    cloudwatch_history,
+    dispatch,
+    ecs_deployments,
+    ecs_tasks,
+    elbv2_health,
+    install,
+    set_redis_endpoint,
+)
 from emulator.aws.reader import read_service
 from emulator.aws.stacks import Outputs, deploy_stacks
 from emulator.aws.templates import DEFAULT_STACK_PREFIX, stack_plan
+from emulator.ecs.model import ServiceStatus
 from emulator.model import ServiceDescription
 
 log = logging.getLogger(__name__)
@@ -33,7 +48,13 @@ _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 
 
 class EmulatedAccount:
-    """boto3 clients bound to the emulated account, plus the writes AWS itself would make."""
+    """boto3 clients bound to the emulated account, plus the writes AWS itself would make.
+
+    The control loop's writes (`set_desired_count`, `put_cpu_utilization`, `set_alarm_state`,
+    `record_scaling_activity`, `publish_service_status`, `publish_target_health`) go straight into moto's
+    backends under `dispatch.LOCK`: they are no API calls, never count as API changes and never show as a
+    user's actions. `read_service()` re-reads through boto3 only after an API change.
+    """
 
     def __init__(
         self,
@@ -51,6 +72,11 @@ class EmulatedAccount:
         self.outputs: dict[str, Outputs] = {}
         self._clients: dict[str, Any] = {}
         self._service: ServiceDescription | None = None
+        self._account_id: str | None = None
+        self._read: tuple[int, ServiceDescription] | None = (
+            None  # (api_changes() before the read, what it read)
+        )
+        self._containers: dict[str, list[str]] = {}
 
     # -- access ---------------------------------------------------------------------------------
     def client(self, service_name: str) -> Any:
@@ -63,7 +89,9 @@ class EmulatedAccount:
 
     @property
     def account_id(self) -> str:
-        return str(self.client("sts").get_caller_identity()["Account"])
+        if self._account_id is None:
+            self._account_id = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account_id
 
     @property
     def cluster_name(self) -> str:
@@ -80,13 +108,39 @@ class EmulatedAccount:
             self._service = read_service(self, self.cluster_name, self.service_name)
         return self._service
 
+    def read_service(self) -> ServiceDescription:
+        """The service as the account holds it now (see `emulator.controller.Account.read_service`).
+
+        Re-read through boto3 only when an API request changed something since the last read, or the
+        PRIMARY deployment's task definition changed (a rollback); desired count and PRIMARY deployment id
+        are always the backend's own. Otherwise a few attribute reads under the lock.
+        """
+        cached = self._read
+        if cached is not None and cached[0] == dispatch.api_changes():
+            changes, described = cached
+            with dispatch.LOCK:
+                service = self._moto_service()
+                desired, task_definition = int(service.desired_count), str(service.task_definition)
+                current = ecs_deployments.primary(service)
+                primary_id = "" if current is None else str(current["id"])
+            if task_definition == described.task_definition.task_definition_arn:
+                if (desired, primary_id) != (described.desired_count, described.primary_deployment_id):
+                    described = replace(described, desired_count=desired, primary_deployment_id=primary_id)
+                    self._read = (changes, described)
+                return described
+        changes = dispatch.api_changes()
+        described = read_service(self, self.cluster_name, self.service_name)
+        self._read = (changes, described)
+        return described
+
     # -- control plane --------------------------------------------------------------------------
     def deploy(self, params: Mapping[str, object] | None = None) -> ServiceDescription:
         """Create or update the three stacks with `params` merged over the current ones."""
         self.params.update(params or {})
         plans = stack_plan(self.templates_dir, self.params, self.stack_prefix)
         self.outputs = deploy_stacks(self.client("cloudformation"), plans, poll_seconds=0.05)
-        self._service = read_service(self, self.cluster_name, self.service_name)
+        self._read = None
+        self._service = self.read_service()
         return self._service
 
     def update(self, params: Mapping[str, object]) -> ServiceDescription:
@@ -94,57 +148,97 @@ class EmulatedAccount:
         return self.deploy(params)
 
     def set_desired_count(self, n: int) -> None:
-        # moto's UpdateService also jumps runningCount to n; AWS does not, so keep the tasks' counts.
-        service = self._moto_service()
-        running, pending = service.running_count, service.pending_count
-        self.client("ecs").update_service(
-            cluster=self.cluster_name, service=self.service_name, desiredCount=n
-        )
-        self.set_task_counts(running, pending)
+        """What Application Auto Scaling does to the service: desiredCount only (runningCount stays the tasks')."""
+        with dispatch.LOCK:
+            ecs_deployments.set_desired_count(self._moto_service(), n)
 
     def desired_count(self) -> int:
         return int(self._describe_service()["desiredCount"])
 
     def set_task_counts(self, running: int, pending: int) -> None:
         """Write the service's runningCount / pendingCount (moto has no tasks of its own)."""
-        service = self._moto_service()
-        service.running_count, service.pending_count = running, pending
-        for deployment in service.deployments[:1]:
-            deployment["runningCount"], deployment["pendingCount"] = running, pending
+        with dispatch.LOCK:
+            service = self._moto_service()
+            service.running_count, service.pending_count = running, pending
+            current = ecs_deployments.primary(service)
+            if current is not None:
+                current["runningCount"], current["pendingCount"] = running, pending
+
+    def publish_service_status(self, status: ServiceStatus, at: Callable[[float], datetime]) -> None:
+        """Counts, deployments, events and tasks as DescribeServices / ListTasks / DescribeTasks answer
+        them; applies `status.rollback` (a new PRIMARY deployment of its task definition)."""
+        with dispatch.LOCK:
+            service = self._moto_service()
+            ecs_deployments.publish(service, status, at)
+            ecs_tasks.publish(service, status.tasks, self._container_names, at)
 
     # -- data plane -----------------------------------------------------------------------------
-    def put_cpu_utilization(self, per_task_percent: list[float], timestamp: datetime) -> None:
+    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None:
         """One AWS/ECS CPUUtilization datum over the running tasks; nothing when none runs (as ECS)."""
         if not per_task_percent:
             return
-        self.client("cloudwatch").put_metric_data(
-            Namespace="AWS/ECS",
-            MetricData=[
-                {
-                    "MetricName": "CPUUtilization",
-                    "Dimensions": [
-                        {"Name": "ClusterName", "Value": self.cluster_name},
-                        {"Name": "ServiceName", "Value": self.service_name},
-                    ],
-                    "Timestamp": timestamp,
-                    "StatisticValues": {
-                        "SampleCount": float(len(per_task_percent)),
-                        "Sum": float(sum(per_task_percent)),
-                        "Minimum": float(min(per_task_percent)),
-                        "Maximum": float(max(per_task_percent)),
-                    },
-                    "Unit": "Percent",
-                }
+        datum = {
+            "MetricName": "CPUUtilization",
+            "Dimensions": [
+                {"Name": "ClusterName", "Value": self.cluster_name},
+                {"Name": "ServiceName", "Value": self.service_name},
             ],
-        )
+            "Timestamp": _aware(timestamp).astimezone(UTC).replace(tzinfo=None),  # moto's (naive UTC)
+            "StatisticValues": {
+                "SampleCount": float(len(per_task_percent)),
+                "Sum": float(sum(per_task_percent)),
+                "Minimum": float(min(per_task_percent)),
+                "Maximum": float(max(per_task_percent)),
+            },
+            "Unit": "Percent",
+        }
+        with dispatch.LOCK:
+            self._backend("cloudwatch").put_metric_data("AWS/ECS", [datum])
 
     def set_alarm_state(
-        self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None
+        self,
+        alarm_name: str,
+        state: str,
+        reason: str,
+        reason_data: Mapping[str, Any] | None = None,
+        timestamp: datetime | None = None,
     ) -> None:
-        request: dict[str, Any] = {"AlarmName": alarm_name, "StateValue": state, "StateReason": reason}
-        if reason_data is not None:
-            request["StateReasonData"] = json.dumps(reason_data, default=str)
-        self.client("cloudwatch").set_alarm_state(**request)
+        """CloudWatch's own evaluation result: StateValue, StateReason, StateReasonData (JSON),
+        StateUpdatedTimestamp, and a StateUpdate history item when the state changes."""
+        data = "{}" if reason_data is None else json.dumps(dict(reason_data), default=str)
+        with dispatch.LOCK:
+            cloudwatch_history.apply_state(
+                self._backend("cloudwatch"), alarm_name, state, reason, data, timestamp or datetime.now(UTC)
+            )
+
+    def take_alarm_overrides(self) -> dict[str, str]:
+        """{alarm name: state} set by a user's SetAlarmState since the last call (each reported once)."""
+        with dispatch.LOCK:
+            return cloudwatch_history.take_overrides(self._backend("cloudwatch"))
+
+    def record_scaling_activity(
+        self, policy_name: str, alarm_name: str, from_capacity: int, to_capacity: int, timestamp: datetime
+    ) -> None:
+        """One DescribeScalingActivities entry, worded as Application Auto Scaling words it."""
+        resource_id = f"service/{self.cluster_name}/{self.service_name}"
+        with dispatch.LOCK:
+            autoscaling_activities.record(
+                self._backend("application-autoscaling"),
+                resource_id,
+                policy_name,
+                alarm_name,
+                to_capacity,
+                _aware(timestamp),
+            )
+
+    def publish_target_health(
+        self, target_group_arn: str, targets: Sequence[tuple[str, int, str, str | None, str]]
+    ) -> None:
+        """DescribeTargetHealth's answer: (target id, port, state, reason code, description) per target."""
+        with dispatch.LOCK:
+            target_group = self._backend("elbv2").target_groups.get(target_group_arn)
+            if target_group is not None:
+                elbv2_health.publish(target_group, targets)
 
     def register_target(self, target_id: str, port: int) -> None:
         self.client("elbv2").register_targets(
@@ -166,10 +260,27 @@ class EmulatedAccount:
         service: dict[str, Any] = services["services"][0]
         return service
 
-    def _moto_service(self) -> Any:
-        from moto.ecs.models import ecs_backends
+    def _backend(self, service_name: str) -> Any:
+        from moto.backends import get_backend
 
-        return ecs_backends[self.account_id][self.region].services[f"{self.cluster_name}:{self.service_name}"]
+        return get_backend(service_name)[self.account_id][self.region]  # type: ignore[call-overload]
+
+    def _moto_service(self) -> Any:
+        return self._backend("ecs").services[f"{self.cluster_name}:{self.service_name}"]
+
+    def _container_names(self, task_definition_arn: str) -> list[str]:
+        if task_definition_arn not in self._containers:
+            try:
+                definition = self._backend("ecs").describe_task_definition(task_definition_arn)
+                names = [str(c.get("name", "")) for c in definition.container_definitions]
+            except Exception:  # a revision moto does not know (never registered here): no containers
+                names = []
+            self._containers[task_definition_arn] = names
+        return self._containers[task_definition_arn]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @contextmanager

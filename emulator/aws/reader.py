@@ -1,6 +1,7 @@
 """Read what is DEPLOYED into a typed `ServiceDescription` (moto or real AWS, through boto3 only).
 
-Sources: ECS DescribeServices + DescribeTaskDefinition; ELBv2 DescribeTargetGroups +
+Sources: ECS DescribeServices (desired count, deployment configuration with its circuit breaker, the PRIMARY
+deployment's id and task definition) + DescribeTaskDefinition; ELBv2 DescribeTargetGroups +
 DescribeTargetGroupAttributes; Application Auto Scaling DescribeScalableTargets + DescribeScalingPolicies;
 CloudWatch DescribeAlarms (the alarms whose actions name one of the service's policies, or that watch the
 service's AWS/ECS metrics). Never the template text: what the emulator runs is what AWS holds.
@@ -53,15 +54,18 @@ def read_service(clients_or_account: Clients, cluster_name: str, service_name: s
     scalable_target = _scalable_target(_client(clients_or_account, "application-autoscaling"), resource_id)
     policies = _policies(_client(clients_or_account, "application-autoscaling"), resource_id)
     deployment = svc.get("deploymentConfiguration") or {}
+    breaker = deployment.get("deploymentCircuitBreaker") or {}
     return ServiceDescription(
         cluster_name=cluster_name,
         service_name=service_name,
         desired_count=int(svc["desiredCount"]),
-        task_definition=_task_definition(task_def, balancer),
+        task_definition=_task_definition(task_def, balancer, str(svc["taskDefinition"])),
         target_group=_target_group(_client(clients_or_account, "elbv2"), balancer["targetGroupArn"]),
         deployment_configuration=DeploymentConfiguration(
             maximum_percent=int(deployment.get("maximumPercent", 200)),
             minimum_healthy_percent=int(deployment.get("minimumHealthyPercent", 100)),
+            circuit_breaker_enable=bool(breaker.get("enable", False)),
+            circuit_breaker_rollback=bool(breaker.get("rollback", False)),
         ),
         health_check_grace_period_seconds=int(svc.get("healthCheckGracePeriodSeconds") or 0),
         launch_type=str(svc.get("launchType") or "EC2"),
@@ -70,7 +74,13 @@ def read_service(clients_or_account: Clients, cluster_name: str, service_name: s
         step_policies=tuple(p for p in policies if isinstance(p, StepScalingPolicy)),
         target_tracking_policies=tuple(p for p in policies if isinstance(p, TargetTrackingPolicy)),
         alarms=_alarms(_client(clients_or_account, "cloudwatch"), cluster_name, service_name, policies),
+        primary_deployment_id=primary_deployment_id(svc),
     )
+
+
+def primary_deployment_id(svc: Mapping[str, Any]) -> str:
+    """DescribeServices' deployments[status=PRIMARY].id ("" when the service has none, e.g. EXTERNAL)."""
+    return next((str(d["id"]) for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"), "")
 
 
 def _load_balancer(svc: Mapping[str, Any], service_name: str) -> dict[str, Any]:
@@ -80,7 +90,7 @@ def _load_balancer(svc: Mapping[str, Any], service_name: str) -> dict[str, Any]:
     return dict(balancers[0])
 
 
-def _task_definition(td: Mapping[str, Any], balancer: Mapping[str, Any]) -> TaskDefinition:
+def _task_definition(td: Mapping[str, Any], balancer: Mapping[str, Any], arn: str) -> TaskDefinition:
     containers = td.get("containerDefinitions", [])
     named = [c for c in containers if c.get("name") == balancer.get("containerName")]
     container = (named or containers or [{}])[0]
@@ -97,6 +107,7 @@ def _task_definition(td: Mapping[str, Any], balancer: Mapping[str, Any]) -> Task
             (str(e["name"]), str(e.get("value", ""))) for e in container.get("environment", [])
         ),
         stop_timeout_seconds=int(container.get("stopTimeout") or 30),
+        task_definition_arn=str(td.get("taskDefinitionArn") or arn),
     )
 
 

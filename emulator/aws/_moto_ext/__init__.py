@@ -1,4 +1,4 @@
-"""Custom moto CloudFormation models for what moto 5.2.5 skips or loses (reference §6a).
+"""Custom moto CloudFormation models and API answers for what moto 5.2.5 skips, loses or gets wrong (§6).
 
 Why this exists: moto builds its `type -> model` map from `CloudFormationModel.__subclasses__()` (cached
 with `lru_cache`) and a later subclass wins, so defining these classes and clearing the caches makes
@@ -14,6 +14,16 @@ alike (the server runs in this process). Each model calls moto's own backend so 
                  AWS does; target tracking's alarms get AWS's thresholds (target, 0.9 x target)
 - `elasticache`  AWS::ElastiCache::SubnetGroup / CacheCluster / ReplicationGroup: endpoints resolve to the
                  emulator's Redis (`endpoints.set_redis_endpoint`)
+
+API answers from the emulator's truth (the control loop writes the backends directly, under one lock):
+
+- `dispatch`                every request under `dispatch.LOCK`; `api_changes()` counts the mutating ones
+- `ecs_deployments`         UpdateService / CreateService keep ECS's deployments (PRIMARY/ACTIVE, new ids,
+                            counts unchanged); the scheduler's published counts, deployments, events, rollback
+- `ecs_tasks`               ListTasks / DescribeTasks answer the published tasks
+- `elbv2_health`            DescribeTargetHealth answers the published target health in AWS's codes
+- `autoscaling_activities`  DescribeScalingActivities (moto has none)
+- `cloudwatch_history`      DescribeAlarmHistory; SetAlarmState / PutMetricAlarm keep history and AWS's states
 """
 
 from __future__ import annotations
@@ -33,9 +43,23 @@ def install() -> None:
 
     for name in _MODULES:
         importlib.import_module(f"{__name__}.{name}")
-    from emulator.aws._moto_ext.autoscaling import patch_backend
+    from emulator.aws._moto_ext import (
+        autoscaling,
+        autoscaling_activities,
+        cloudwatch_history,
+        dispatch,
+        ecs_deployments,
+        ecs_tasks,
+        elbv2_health,
+    )
 
-    patch_backend()
+    dispatch.patch()
+    autoscaling.patch_backend()
+    autoscaling_activities.patch_responses()
+    cloudwatch_history.patch()
+    ecs_deployments.patch_backend()
+    ecs_tasks.patch_responses()
+    elbv2_health.patch_responses()
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()

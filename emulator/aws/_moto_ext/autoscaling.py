@@ -1,9 +1,11 @@
 """Application Auto Scaling: the CloudFormation types moto skips, and AWS's rules moto does not apply.
 
-- AWS::ApplicationAutoScaling::ScalableTarget (Ref = "<ResourceId>|<ScalableDimension>|<ServiceNamespace>");
-  registering clamps the ECS service's desired count into [min, max] as AWS does (reference §2.7).
+- AWS::ApplicationAutoScaling::ScalableTarget (Ref = "<ResourceId>|<ScalableDimension>|<ServiceNamespace>").
+- `patch_backend()` wraps moto's RegisterScalableTarget, for the API and CloudFormation alike: it clamps the
+  ECS service's desired count into [min, max] as AWS does (reference §2.7; moto does not, §6c); a
+  SuspendedState left out keeps the stored one.
 - AWS::ApplicationAutoScaling::ScalingPolicy (Ref = the policy ARN, kept across updates as AWS keeps it).
-- `patch_backend()` wraps moto's PutScalingPolicy, for the API and CloudFormation alike: step adjustments
+- `patch_backend()` also wraps moto's PutScalingPolicy, for the API and CloudFormation alike: step adjustments
   are validated (§2.3) with an error naming the policy, and a target-tracking policy's two alarms get AWS's
   thresholds and datapoints (AlarmHigh > target 3 of 3, AlarmLow < 0.9 x target 15 of 15; moto writes 6.0).
 """
@@ -17,6 +19,7 @@ from moto.applicationautoscaling.exceptions import AWSValidationException
 from moto.applicationautoscaling.models import (
     ApplicationAutoscalingBackend,
     FakeApplicationAutoscalingPolicy,
+    FakeScalableTarget,
     applicationautoscaling_backends,
 )
 from moto.core.common_models import CloudFormationModel
@@ -24,6 +27,7 @@ from moto.ecs.models import ecs_backends
 
 from emulator.aws._moto_ext.base import EmulatorModel, validation_error
 from emulator.aws._moto_ext.cloudwatch import start_insufficient
+from emulator.aws._moto_ext.ecs_deployments import set_desired_count
 from emulator.aws.exceptions import StepAdjustmentError
 from emulator.aws.step_adjustments import step_adjustments_from_api, validate_step_adjustments
 
@@ -36,10 +40,30 @@ def backend(account_id: str, region_name: str) -> ApplicationAutoscalingBackend:
 
 
 def patch_backend() -> None:
-    """Make moto's PutScalingPolicy validate step adjustments and fix target tracking's alarms (idempotent)."""
+    """Make moto's PutScalingPolicy validate step adjustments and fix target tracking's alarms, and its
+    RegisterScalableTarget clamp the desired count (idempotent)."""
     original = ApplicationAutoscalingBackend.put_scaling_policy
     if getattr(original, "_emulator_patched", False):
         return
+    original_register = ApplicationAutoscalingBackend.register_scalable_target
+
+    @functools.wraps(original_register)
+    def register_scalable_target(
+        self: ApplicationAutoscalingBackend,
+        namespace: str,
+        r_id: str,
+        dimension: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> FakeScalableTarget:
+        target: FakeScalableTarget = original_register(self, namespace, r_id, dimension, *args, **kwargs)
+        if namespace == "ecs" and target.min_capacity is not None and target.max_capacity is not None:
+            clamp_desired_count(
+                r_id, target.min_capacity, target.max_capacity, self.account_id, self.region_name
+            )
+        return target
+
+    ApplicationAutoscalingBackend.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
 
     @functools.wraps(original)
     def put_scaling_policy(
@@ -108,8 +132,6 @@ class CfnScalableTarget(EmulatorModel, CloudFormationModel):
             p.get("RoleARN", ""),
             suspended or None,  # type: ignore[arg-type]
         )
-        if namespace == "ecs":
-            _clamp_desired_count(resource_id, low, high, account_id, region_name)
         return cls(f"{resource_id}|{dimension}|{namespace}", account_id, region_name)
 
     @classmethod
@@ -135,11 +157,12 @@ class CfnScalableTarget(EmulatorModel, CloudFormationModel):
             aas.deregister_scalable_target(namespace, resource_id, dimension)
 
 
-def _clamp_desired_count(resource_id: str, low: int, high: int, account_id: str, region_name: str) -> None:
+def clamp_desired_count(resource_id: str, low: int, high: int, account_id: str, region_name: str) -> None:
+    """RegisterScalableTarget moves the service's current capacity into [min, max] (reference §2.7)."""
     _, cluster, service_name = resource_id.split("/")
     service = ecs_backends[account_id][region_name].services.get(f"{cluster}:{service_name}")
     if service is not None:
-        service.desired_count = min(max(service.desired_count, low), high)
+        set_desired_count(service, min(max(service.desired_count, low), high))
 
 
 class CfnScalingPolicy(EmulatorModel, CloudFormationModel):
