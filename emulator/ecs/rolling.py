@@ -13,7 +13,7 @@ replacing tasks" (rolling update); ECS API reference `DeploymentConfiguration`):
 - Scale-in stops tasks that are not yet RUNNING first, then unhealthy ones, then the newest (the emulator has
   a single Availability Zone, so ECS's AZ balancing has nothing to choose).
 
-The same plan runs a fresh service's first deployment and steady state: they are a rolling update with no
+The rounding itself is `emulator.scaling.reconcile`'s (one copy). The same plan runs a fresh service's first deployment and steady state: they are a rolling update with no
 older tasks.
 """
 
@@ -22,6 +22,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from emulator.scaling.reconcile import maximum_tasks, minimum_healthy_tasks
+
+__all__ = ["Candidate", "Plan", "circuit_breaker_threshold", "maximum_tasks", "minimum_healthy_tasks", "plan"]
 
 
 @dataclass(frozen=True)
@@ -39,16 +43,6 @@ class Candidate:
 class Plan:
     launch: int  # new tasks of the PRIMARY deployment's revision
     stop: tuple[str, ...]  # task ids to stop, in ECS's order
-
-
-def maximum_tasks(desired: int, maximum_percent: int) -> int:
-    """RUNNING + PENDING (+ stopping) upper limit, rounded down (200 % of 4 = 8; 125 % of 3 = 3)."""
-    return desired * maximum_percent // 100
-
-
-def minimum_healthy_tasks(desired: int, minimum_healthy_percent: int) -> int:
-    """Healthy RUNNING lower limit, rounded up (50 % of 4 = 2; 75 % of 2 = 2)."""
-    return math.ceil(desired * minimum_healthy_percent / 100)
 
 
 def circuit_breaker_threshold(desired: int) -> int:

@@ -1,4 +1,10 @@
-"""The ECS service scheduler's arithmetic: desired vs tasks -> start / drain-then-stop (reference 4.2-4.5).
+"""ECS's deployment arithmetic (one copy), and simulate's task-count decision until `emulator.sim` runs the one
+scheduler (reference 4.2-4.5).
+
+`maximum_tasks` and `minimum_healthy_tasks` are ECS's rounding of MaximumPercent / MinimumHealthyPercent;
+`emulator.ecs.rolling` (the service scheduler's plan, a room above this one) uses them. `reconcile` is the
+simulator's older decision over its own task views: delete it once `emulator.sim` drives
+`emulator.ecs.ServiceScheduler`.
 
 Tasks already draining are on their way out and are not counted. In steady state the scheduler starts
 the missing tasks or stops the extra ones (PENDING first, then unhealthy, then the newest). During a
@@ -34,14 +40,14 @@ class ReconcileActions:
     stop: tuple[str, ...]  # task ids to deregister, drain, then stop (PENDING ones stop at once)
 
 
-def maximum_tasks(desired: int, config: DeploymentConfiguration) -> int:
+def maximum_tasks(desired: int, maximum_percent: int) -> int:
     """RUNNING + PENDING upper limit, rounded down (200 % of 4 = 8; 125 % of 3 = 3)."""
-    return desired * config.maximum_percent // 100
+    return desired * maximum_percent // 100
 
 
-def minimum_healthy_tasks(desired: int, config: DeploymentConfiguration) -> int:
+def minimum_healthy_tasks(desired: int, minimum_healthy_percent: int) -> int:
     """Healthy RUNNING lower limit, rounded up (50 % of 4 = 2; 75 % of 2 = 2)."""
-    return math.ceil(desired * config.minimum_healthy_percent / 100)
+    return math.ceil(desired * minimum_healthy_percent / 100)
 
 
 def deployment_in_progress(tasks: Sequence[TaskView]) -> bool:
@@ -75,7 +81,7 @@ def _rolling(desired: int, tasks: Sequence[TaskView], config: DeploymentConfigur
     old = sorted((t for t in active if not t.current), key=_stop_order)
     stop = [t.task_id for t in current[: max(0, len(current) - desired)]]
     healthy = sum(1 for t in active if _counts_healthy(t) and t.task_id not in stop)
-    floor = minimum_healthy_tasks(desired, config)
+    floor = minimum_healthy_tasks(desired, config.minimum_healthy_percent)
     for task in old:
         if _counts_healthy(task):
             if healthy - 1 < floor:
@@ -85,5 +91,5 @@ def _rolling(desired: int, tasks: Sequence[TaskView], config: DeploymentConfigur
     kept_current = min(len(current), desired)
     # tasks told to stop still count while they drain; PENDING ones stop at once
     stopped_pending = sum(1 for t in active if t.task_id in stop and t.status == "PENDING")
-    room = maximum_tasks(desired, config) - (len(tasks) - stopped_pending)
+    room = maximum_tasks(desired, config.maximum_percent) - (len(tasks) - stopped_pending)
     return ReconcileActions(max(0, min(desired - kept_current, room)), tuple(stop))

@@ -1,4 +1,5 @@
-"""The ECS scheduler's arithmetic: start, drain-then-stop, MaximumPercent and MinimumHealthyPercent."""
+"""ECS's rounding of MaximumPercent / MinimumHealthyPercent, and simulate's task-count decision: start,
+drain-then-stop."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from emulator.scaling.reconcile import (
 )
 
 
-@pytest.mark.parametrize(("desired", "percent", "limit"), [(4, 200, 8), (3, 125, 3), (2, 200, 4)])
+@pytest.mark.parametrize(
+    ("desired", "percent", "limit"), [(4, 200, 8), (3, 125, 3), (2, 200, 4), (5, 150, 7)]
+)
 def test_maximum_percent_rounds_down(desired: int, percent: int, limit: int) -> None:
-    assert maximum_tasks(desired, DeploymentConfiguration(maximum_percent=percent)) == limit
+    assert maximum_tasks(desired, percent) == limit
 
 
-@pytest.mark.parametrize(("desired", "percent", "floor"), [(4, 50, 2), (2, 75, 2), (3, 75, 3), (4, 75, 3)])
+@pytest.mark.parametrize(
+    ("desired", "percent", "floor"), [(4, 50, 2), (2, 75, 2), (3, 75, 3), (4, 75, 3), (3, 0, 0)]
+)
 def test_minimum_healthy_percent_rounds_up(desired: int, percent: int, floor: int) -> None:
-    assert minimum_healthy_tasks(desired, DeploymentConfiguration(minimum_healthy_percent=percent)) == floor
+    assert minimum_healthy_tasks(desired, percent) == floor
 
 
 def running(n: int, *, current: bool = True, prefix: str = "t") -> list[TaskView]:
