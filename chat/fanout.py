@@ -357,8 +357,7 @@ class Fanout:
         for raw in slow:
             self.sio.cut_off(raw, f"more than {limit} bytes waiting to be sent")
         if queued:
-            task = asyncio.get_running_loop().create_task(self._queue_for_polling(queued), name="fanout-poll")
-            task.add_done_callback(_log_failure)
+            self.sio.eio.spawn(self._queue_for_polling(queued), "fanout-poll")
 
     def _first_time(self, uid: str) -> bool:
         """False for an entry already delivered (published twice around a Redis failure)."""
@@ -440,8 +439,3 @@ def _id_lt(a: str, b: str, *, strict: bool) -> bool:
     bms, _, bseq = b.partition("-")
     left, right = (int(ams), int(aseq or 0)), (int(bms), int(bseq or 0))
     return left < right if strict else left <= right
-
-
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("task %s failed: %r", task.get_name(), task.exception())
