@@ -206,8 +206,9 @@ class ServiceStatus:
 
     @property
     def deployment_in_progress(self) -> bool:
-        """A deployment is rolling: more than one deployment, or the PRIMARY not yet COMPLETED."""
-        return len(self.deployments) > 1 or any(d.rollout_state == "IN_PROGRESS" for d in self.deployments)
+        """A deployment is rolling (IN_PROGRESS). A FAILED one that stays next to the ACTIVE one it could not
+        replace (circuit breaker without rollback) is stalled, not in progress."""
+        return any(d.rollout_state == "IN_PROGRESS" for d in self.deployments)
 
 
 def service_spec(service: ServiceDescription) -> ServiceSpec:

@@ -175,7 +175,8 @@ class _Out:
     registered: list[str] = field(default_factory=list)
     deregistered: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # about tasks
+    outcomes: list[str] = field(default_factory=list)  # about deployments: the newest events of a step
 
 
 class ServiceScheduler:
@@ -309,7 +310,7 @@ class ServiceScheduler:
         if primary.failed_tasks < circuit_breaker_threshold(spec.desired_count):
             return
         primary.rollout_state, primary.rollout_state_reason = "FAILED", wording.CIRCUIT_BREAKER_REASON
-        out.messages.append(wording.deployment_failed(spec.service_name, primary.deployment_id))
+        out.outcomes.append(wording.deployment_failed(spec.service_name, primary.deployment_id))
         target = self._last_completed
         if spec.circuit_breaker_rollback and target is not None and target is not primary:
             self._rollback = Rollback(
@@ -317,7 +318,7 @@ class ServiceScheduler:
                 task_definition_arn=target.revision.task_definition_arn,
                 reason=wording.CIRCUIT_BREAKER_REASON,
             )
-            out.messages.append(wording.rolling_back(spec.service_name, target.deployment_id))
+            out.outcomes.append(wording.rolling_back(spec.service_name, target.deployment_id))
 
     def _check_rollout(self, spec: ServiceSpec, out: _Out) -> None:
         primary = self._primary_deployment()
@@ -330,12 +331,12 @@ class ServiceScheduler:
         if primary.rollout_state == "IN_PROGRESS" and settled and not others:
             primary.rollout_state = "COMPLETED"
             primary.rollout_state_reason = wording.rollout_completed(primary.deployment_id)
-            out.messages.append(wording.deployment_completed(spec.service_name, primary.deployment_id))
+            out.outcomes.append(wording.deployment_completed(spec.service_name, primary.deployment_id))
             self._last_completed = primary
             self._deployments = {primary.deployment_id: primary}
         steady = primary.rollout_state == "COMPLETED" and settled and len(self._tasks) == len(mine)
         if steady and not self._steady:
-            out.messages.append(wording.steady_state(spec.service_name))
+            out.outcomes.append(wording.steady_state(spec.service_name))
         self._steady = steady
 
     # -- tasks -----------------------------------------------------------------------------------------
@@ -417,7 +418,7 @@ class ServiceScheduler:
                 healthy=self._healthy(spec, t),
                 started_at=t.started_at if t.started_at is not None else t.created_at,
             )
-            for t in active
+            for t in reversed(active)  # newest first: of two started together, the newer stops first
         ]
         decision = plan(
             spec.desired_count,
@@ -497,7 +498,7 @@ class ServiceScheduler:
             out.messages.append(wording.deregistered(name, len(out.deregistered), arn))
         if out.stopped:
             out.messages.append(wording.stopped(name, out.stopped))
-        for message in out.messages:
+        for message in [*out.messages, *out.outcomes]:
             self._events.appendleft(ServiceEvent(self._new_event_id(), now, message))
         status = self._build_status(now, spec)
         changed = status != self._status
