@@ -4,6 +4,8 @@ moto's models read only Family/ContainerDefinitions/Memory and ServiceName/Clust
 DesiredCount; these keep what Fargate needs: task cpu, memory, awsvpc, FARGATE compatibility and roles;
 the service's launch type, load balancers, network configuration, deployment configuration and health
 check grace period. Ref: task definition ARN, service ARN; GetAtt Service.Name / ServiceArn.
+A stack update that registers a new task definition revision updates the services that ran the old one
+(moto skips resources whose template text did not change): a new deployment, as `ecs_deployments` starts it.
 """
 
 from __future__ import annotations
@@ -75,7 +77,15 @@ class CfnTaskDefinition(CloudFormationModel):
         new = cls.create_from_cloudformation_json(
             new_resource_name, cloudformation_json, account_id, region_name
         )
-        backend(account_id, region_name).deregister_task_definition(original_resource.arn)
+        ecs = backend(account_id, region_name)
+        ecs.deregister_task_definition(original_resource.arn)
+        # moto re-creates only the resources whose own template text or parameters changed; AWS also
+        # updates those that Ref this one: a service running the old revision rolls to the new one.
+        for service in list(ecs.services.values()):
+            if service.task_definition == original_resource.arn and service.status == "ACTIVE":
+                ecs.update_service(
+                    {"cluster": service.cluster_name, "service": service.name, "task_definition": new.arn}
+                )
         return new
 
     @classmethod

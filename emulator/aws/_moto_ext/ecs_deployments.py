@@ -126,13 +126,14 @@ def _update(
     deployment: dict[str, Any], state: DeploymentState, service: Service, at: Callable[[float], datetime]
 ) -> None:
     is_primary = deployment.get("status") == "PRIMARY"
+    failed = deployment.get("rolloutState") == "FAILED"  # a failed rollout stays failed
     deployment.update(
         desiredCount=service.desired_count if is_primary else state.desired_count,
         pendingCount=state.pending_count,
         runningCount=state.running_count,
         failedTasks=state.failed_tasks,
-        rolloutState=state.rollout_state,
-        rolloutStateReason=state.rollout_state_reason,
+        rolloutState="FAILED" if failed else state.rollout_state,
+        rolloutStateReason=deployment["rolloutStateReason"] if failed else state.rollout_state_reason,
         createdAt=at(state.created_at),
         updatedAt=at(state.updated_at),
     )

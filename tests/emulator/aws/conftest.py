@@ -29,3 +29,10 @@ def account() -> Iterator[EmulatedAccount]:
     """A fresh deployment a test may change."""
     with emulated_account(redis_port=LOCAL_REDIS_PORT) as fresh:
         yield fresh
+
+
+@pytest.fixture(params=["mock_aws", "server"])
+def either(request: pytest.FixtureRequest) -> Iterator[EmulatedAccount]:
+    """A fresh deployment, in-process (`mock_aws`) and as a ThreadedMotoServer the API reaches over HTTP."""
+    with emulated_account(redis_port=LOCAL_REDIS_PORT, server=request.param == "server") as fresh:
+        yield fresh
