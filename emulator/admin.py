@@ -1,6 +1,5 @@
-"""The emulator's edges to the outside: `MotoWriter` (boto3 calls to moto, in order, off the event loop)
-and `AdminServer` (`GET /status` as JSON on a loopback port, for `chat-emulator status` and the dashboard).
-"""
+"""The emulator's admin edge: `AdminServer` (`GET /status` as JSON on a loopback port, for `chat-emulator status`
+and the dashboard)."""
 
 from __future__ import annotations
 
@@ -11,54 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from emulator.tasks import spawn
-
 log = logging.getLogger(__name__)
-
-
-class MotoWriter:
-    """Runs boto3 calls against moto one at a time, in order, off the event loop."""
-
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = asyncio.Queue()
-        self._runner: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._runner is None:
-            self._runner = spawn(self.run(), name="moto-writer")
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._queue.put_nowait((fn, args))
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        await self.flush()  # after every write already asked for
-        return await asyncio.to_thread(fn, *args)
-
-    async def run(self) -> None:
-        while True:
-            item = await self._queue.get()
-            try:
-                if item is None:
-                    return
-                fn, args = item
-                try:
-                    await asyncio.to_thread(fn, *args)
-                except Exception:
-                    log.exception("moto call %s failed", getattr(fn, "__name__", fn))
-            finally:
-                self._queue.task_done()
-
-    async def flush(self) -> None:
-        """Wait until every write asked for so far has reached moto."""
-        if self._runner is not None and not self._runner.done():
-            await self._queue.join()
-
-    async def close(self) -> None:
-        """Finish the writes already asked for, then stop."""
-        runner, self._runner = self._runner, None
-        if runner is not None and not runner.done():
-            self._queue.put_nowait(None)
-            await runner
 
 
 class AdminServer:

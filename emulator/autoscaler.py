@@ -1,36 +1,32 @@
-"""The live control loop: every minute of a Clock, what CloudWatch, Application Auto Scaling and ECS do.
+"""CloudWatch and Application Auto Scaling, one minute at a time, over the emulated account.
 
-Each tick (on the minute boundary of the clock):
-1. sample the RUNNING tasks' CPU from a `CpuSource` and turn it into `AWS/ECS CPUUtilization`
-   (`100 x cpu_seconds / (seconds x task vCPU)` per task, at most 100 on Fargate), published through
-   the sink for the minute that just ended; nothing is published when no task runs (reference 4.1);
-2. evaluate every alarm with `emulator.scaling` and write the states that changed to the sink;
-3. run the policies of the alarms in ALARM from the running count, the desired count read back from
-   the sink (so a user's own UpdateService wins, as in AWS), and write the new desired count.
+The control loop (`emulator.controller.ControlLoop`) calls `tick(at, service, running, deployment_in_progress)` on
+every minute boundary of its Clock, with the service as the account holds it at that moment:
+1. sample the serving tasks' CPU from a `CpuSource` and publish `AWS/ECS CPUUtilization` for the minute that just
+   ended (`emulator.telemetry.task_utilization`); nothing is published when no task runs (reference 4.1);
+2. evaluate every alarm of the service's current `ControlPlan` (rebuilt when a policy or an alarm changed through
+   the API) and write the states that changed, with AWS's StateReason / StateReasonData and a history item;
+3. run the policies of the alarms in ALARM from ECS's runningCount and the desired count the account holds (so a
+   user's own UpdateService wins, as in AWS), write the new desired count and record the scaling activity.
 
-API (for `chat-emulator up` and `status`):
+`override(...)` is CloudWatch's SetAlarmState: a user set an alarm's state; if that is ALARM, its policies run
+once, now, and the next minute's evaluation returns the alarm to the state its data says (AWS's documented way
+to test a scaling policy).
 
-    scaler = Autoscaler(clock, service, cpu_source, sink, running_count=cluster.running_count)
-    task = scaler.start()          # a named asyncio task, logged if it dies; or `await scaler.run()`
-    scaler.alarm_states            # {alarm name: OK | ALARM | INSUFFICIENT_DATA}
+    scaler = Autoscaler(account, cpu_source, epoch=datetime(...))
+    scaler.alarm_states            # {alarm name: OK | ALARM | INSUFFICIENT_DATA}, as last evaluated
     scaler.activities              # ScalingActivity(time, cause, policy_name, from_capacity, to_capacity)
-    scaler.timestamp(a.time)       # the activity's time as a datetime
-    await scaler.stop()
-
-`emulator.aws.EmulatedAccount` satisfies `ControlPlaneSink`.
+    scaler.timestamp(a.time)       # a clock time as the datetime CloudWatch and the ECS API show
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from emulator.clock import Clock
 from emulator.model import AlarmState, ServiceDescription
 from emulator.scaling import (
     ControlPlan,
@@ -40,157 +36,183 @@ from emulator.scaling import (
     ScalingState,
     Situation,
     StatisticSet,
+    act_on_alarm,
     evaluate,
     metric_key,
 )
+from emulator.scaling.alarms import breaches
+from emulator.scaling.metrics import MetricKey
+from emulator.telemetry import CpuSource, task_utilization
 
 log = logging.getLogger(__name__)
 
 PERIOD = 60.0
 
 
-@dataclass(frozen=True)
-class CpuSample:
-    """CPU seconds each RUNNING task used over `elapsed_seconds` of real time (the source measures both)."""
+class ScalingAccount(Protocol):
+    """What CloudWatch and Application Auto Scaling write into the account (see `emulator.controller.Account`)."""
 
-    task_cpu_seconds: Sequence[float]
-    elapsed_seconds: float
-
-
-class CpuSource(Protocol):
-    def sample(self) -> CpuSample:
-        """Per-task CPU seconds since the previous sample, for the tasks RUNNING now."""
-        ...
-
-
-class ControlPlaneSink(Protocol):
-    def put_cpu_utilization(self, per_task_percent: list[float], timestamp: datetime) -> None: ...
+    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None: ...
 
     def set_alarm_state(
-        self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None
+        self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime
     ) -> None: ...
 
     def set_desired_count(self, n: int) -> None: ...
 
-    def desired_count(self) -> int: ...
+    def record_scaling_activity(
+        self, policy_name: str, alarm_name: str, from_capacity: int, to_capacity: int, timestamp: datetime
+    ) -> None: ...
 
 
-def task_utilization(sample: CpuSample, task_vcpu: float) -> list[float]:
-    """Per-task CPUUtilization in percent; a Fargate task cannot use more than its vCPU."""
-    if sample.elapsed_seconds <= 0 or task_vcpu <= 0:
-        return []
-    return [
-        max(0.0, min(100.0, 100.0 * used / (sample.elapsed_seconds * task_vcpu)))
-        for used in sample.task_cpu_seconds
-    ]
+def cpu_metric_key(service: ServiceDescription) -> MetricKey:
+    """The one key of the service's `AWS/ECS CPUUtilization` metric (ClusterName, ServiceName)."""
+    return metric_key(
+        "AWS/ECS",
+        "CPUUtilization",
+        (("ClusterName", service.cluster_name), ("ServiceName", service.service_name)),
+    )
 
 
 class Autoscaler:
     def __init__(
         self,
-        clock: Clock,
-        service: ServiceDescription,
+        account: ScalingAccount,
         cpu_source: CpuSource,
-        sink: ControlPlaneSink,
-        running_count: Callable[[], int],
         *,
-        deployment_in_progress: Callable[[], bool] = lambda: False,
         epoch: datetime | None = None,
         max_activities: int = 1000,
     ) -> None:
-        self.clock, self.service, self.cpu_source, self.sink = clock, service, cpu_source, sink
-        self.running_count, self.deployment_in_progress = running_count, deployment_in_progress
-        self.plan = ControlPlan.of(service)
+        self.account, self.cpu_source = account, cpu_source
         self.state = ScalingState()
         self.store = MetricStore()
         self.activities: deque[ScalingActivity] = deque(maxlen=max_activities)
+        self.plan = ControlPlan((), {})
+        self._plan_source: tuple[object, ...] = ()
         self._written: dict[str, AlarmState] = {}
-        self._key = metric_key(
-            "AWS/ECS",
-            "CPUUtilization",
-            (("ClusterName", service.cluster_name), ("ServiceName", service.service_name)),
-        )
-        self._epoch = epoch or datetime.now(UTC) - timedelta(seconds=clock.now())
-        self._task: asyncio.Task[None] | None = None
+        self._epoch = epoch or datetime.now(UTC)
 
     @property
     def alarm_states(self) -> Mapping[str, AlarmState]:
         return {a.alarm_name: self.state.alarm_state(a.alarm_name) for a in self.plan.alarms}
 
     def timestamp(self, clock_seconds: float) -> datetime:
-        """A clock time as the datetime the sink (CloudWatch) sees."""
+        """A clock time as the datetime the account (CloudWatch, ECS) shows."""
         return self._epoch + timedelta(seconds=clock_seconds)
 
-    def tick(self, at: float | None = None) -> Evaluation:
-        """One minute of the control plane at minute boundary `at` (default: the clock's nearest one)."""
-        now = round(self.clock.now() / PERIOD) * PERIOD if at is None else at
-        self._publish_cpu(now)
-        situation = Situation(
-            now, self.sink.desired_count(), self.running_count(), self.deployment_in_progress()
-        )
-        result = evaluate(self.plan, self.service.scalable_target, self.state, self.store, situation)
-        self.state = result.state
-        self._write_alarm_states(result)
-        if result.activity is not None:
-            self.sink.set_desired_count(result.activity.to_capacity)
-            self.activities.append(result.activity)
-            log.info(
-                "scaling activity: %s %d -> %d (%s)",
-                result.activity.policy_name,
-                result.activity.from_capacity,
-                result.activity.to_capacity,
-                result.activity.cause,
-            )
+    def tick(
+        self, at: float, service: ServiceDescription, running: int, deployment_in_progress: bool
+    ) -> Evaluation:
+        """One minute of CloudWatch + Application Auto Scaling at minute boundary `at`."""
+        plan = self._plan_of(service)
+        self._publish_cpu(at, service)
+        situation = Situation(at, service.desired_count, running, deployment_in_progress)
+        result = evaluate(plan, service.scalable_target, self.state, self.store, situation)
+        self._apply(at, result)
         return result
 
-    def _publish_cpu(self, now: float) -> None:
-        per_task = task_utilization(self.cpu_source.sample(), self.service.task_definition.vcpu)
+    def override(
+        self,
+        at: float,
+        service: ServiceDescription,
+        alarm_name: str,
+        state: str,
+        running: int,
+        deployment_in_progress: bool,
+    ) -> Evaluation | None:
+        """A user's SetAlarmState: a change to ALARM runs the alarm's policies once, now; any state is kept until
+        the next evaluation, which writes the real one back (the account already holds what the user set)."""
+        plan = self._plan_of(service)
+        if not any(a.alarm_name == alarm_name for a in plan.alarms):
+            return None
+        self._written[alarm_name] = _alarm_state(state)  # what the account holds now
+        latest = _breaching_value(plan, alarm_name, self.store.latest(cpu_metric_key(service)))
+        situation = Situation(at, service.desired_count, running, deployment_in_progress)
+        result = act_on_alarm(
+            plan,
+            service.scalable_target,
+            self.state,
+            situation,
+            alarm_name,
+            _alarm_state(state),
+            latest,
+        )
+        self.state = result.state
+        self._record(at, result)
+        return result
+
+    # -- internals -------------------------------------------------------------------------------
+    def _plan_of(self, service: ServiceDescription) -> ControlPlan:
+        source = (
+            service.alarms,
+            service.step_policies,
+            service.target_tracking_policies,
+            service.resource_id,
+        )
+        if source != self._plan_source:
+            self.plan, self._plan_source = ControlPlan.of(service), source
+        return self.plan
+
+    def _publish_cpu(self, now: float, service: ServiceDescription) -> None:
+        per_task = task_utilization(self.cpu_source.sample(), service.task_definition.vcpu)
         if not per_task:
             return
         start = now - PERIOD  # the datum describes the minute that just ended
-        self.store.put(self._key, start, StatisticSet.of(per_task))
-        self.sink.put_cpu_utilization(per_task, self.timestamp(start))
+        self.store.put(cpu_metric_key(service), start, StatisticSet.of(per_task))
+        self.account.put_cpu_utilization(per_task, self.timestamp(start))
 
-    def _write_alarm_states(self, result: Evaluation) -> None:
+    def _apply(self, at: float, result: Evaluation) -> None:
+        self.state = result.state
         for evaluation in result.evaluations:
             if self._written.get(evaluation.alarm_name) == evaluation.state:
                 continue
             alarm = self.plan.alarm(evaluation.alarm_name)
             try:
-                self.sink.set_alarm_state(
-                    alarm.alarm_name, evaluation.state, evaluation.reason, evaluation.reason_data(alarm)
+                self.account.set_alarm_state(
+                    alarm.alarm_name,
+                    evaluation.state,
+                    evaluation.reason,
+                    evaluation.reason_data(alarm),
+                    self.timestamp(at),
                 )
             except Exception:
                 log.exception("could not write the state of alarm %s", alarm.alarm_name)
                 continue
             self._written[alarm.alarm_name] = evaluation.state
+        self._record(at, result)
 
-    async def run(self) -> None:
-        """Tick on every minute boundary of the clock until cancelled; a failed tick is logged, not fatal."""
-        boundary = (self.clock.now() // PERIOD + 1) * PERIOD
-        while True:
-            await self.clock.sleep(max(0.0, boundary - self.clock.now()))
-            try:
-                self.tick(boundary)
-            except Exception:
-                log.exception("autoscaler tick failed at clock %.0f s", boundary)
-            boundary += PERIOD
-
-    def start(self) -> asyncio.Task[None]:
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self.run(), name="autoscaler")
-            self._task.add_done_callback(_log_end)
-        return self._task
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    def _record(self, at: float, result: Evaluation) -> None:
+        activity = result.activity
+        if activity is None:
+            return
+        self.account.set_desired_count(activity.to_capacity)
+        self.account.record_scaling_activity(
+            activity.policy_name,
+            activity.cause,
+            activity.from_capacity,
+            activity.to_capacity,
+            self.timestamp(at),
+        )
+        self.activities.append(activity)
+        log.info(
+            "scaling activity: %s %d -> %d (%s)",
+            activity.policy_name,
+            activity.from_capacity,
+            activity.to_capacity,
+            activity.cause,
+        )
 
 
-def _log_end(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        log.info("%s stopped", task.get_name())
-    elif (exc := task.exception()) is not None:
-        log.error("%s died", task.get_name(), exc_info=exc)
+def _alarm_state(value: str) -> AlarmState:
+    if value not in ("OK", "ALARM", "INSUFFICIENT_DATA"):
+        raise ValueError(f"not an alarm state: {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def _breaching_value(plan: ControlPlan, alarm_name: str, latest: float | None) -> float:
+    """The metric value a policy run by SetAlarmState sees: the latest datum when it breaches, else the threshold
+    (the user says the alarm is in ALARM; a step policy then takes its step at the threshold)."""
+    alarm = plan.alarm(alarm_name)
+    if latest is not None and breaches(latest, alarm.comparison_operator, alarm.threshold):
+        return latest
+    return alarm.threshold

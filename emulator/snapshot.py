@@ -1,56 +1,111 @@
-"""The status snapshot: one JSON-ready dict that `chat-emulator status`, `status --json` and the live
-dashboard all show.
+"""The status snapshot: one JSON-ready dict that `chat-emulator status`, `status --json` and the live dashboard
+all show, built from small interfaces (`StatusSources`), never from the supervisor itself.
 
 What it holds, and where each figure comes from:
 
-- `service`: desired / running / pending as the emulator's cluster has them, and `moto` (what
-  `describe_services` on the emulator's endpoint answers; the supervisor keeps the two equal);
+- `service`: desired count as the account holds it, running / pending as the ECS scheduler last wrote them,
+  its deployments (id, status, rolloutState, counts), and `moto` (what `describe_services` on the emulator's
+  endpoint answers: the same figures, read through the AWS API);
 - `targets`: per target its health state and reason, open connections and in-flight requests (the load
-  balancer counts them), `cpu_percent` (the task's CPUUtilization over about the last second, measured)
-  and `messages_per_second` (what the target's worker accepted from its clients, read from the worker's
-  `GET /metrics` about once a second; null — "n/a" — until two readings exist or when it does not answer);
+  balancer counts them), `cpu_percent` (the task's CPUUtilization over about the last second, measured) and
+  `messages_per_second` (what the target's worker accepted from its clients; null — "n/a" — until two readings
+  exist or when it does not answer);
+- `tasks`: every task as DescribeTasks answers it (lastStatus, desiredStatus, revision, stoppedReason), with the
+  worker's URL, PID and CPU;
 - `alarms`: every alarm as `describe_alarms` answers (state and reason);
-- `scaling`: whether the autoscaler runs, the real seconds one emulated minute takes, the alarm states as
-  the autoscaler last evaluated them, the scalable target as `describe_scalable_targets` answers, and the
-  recent scaling activities (time, cause alarm, policy, from, to), newest last.
+- `scaling`: whether autoscaling runs, the real seconds one emulated minute takes, the alarm states as last
+  evaluated, the scalable target as `describe_scalable_targets` answers, and the recent scaling activities
+  (time, cause alarm, policy, from, to), newest last.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from emulator.autoscaler import Autoscaler
+from emulator.ecs.model import ServiceStatus
+from emulator.model import ServiceDescription
 from emulator.scaling import ScalingActivity
-
-if TYPE_CHECKING:
-    from emulator.autoscaler import Autoscaler
-    from emulator.supervisor import Emulator
 
 RECENT_ACTIVITIES = 20
 
 
-async def build_status(emulator: Emulator) -> dict[str, Any]:
-    cluster, target_group, service = emulator.cluster, emulator.target_group, emulator.service
-    assert cluster is not None and target_group is not None and service is not None
-    cpu, cpu_percent = cluster.cpu_seconds(), dict(emulator.cpu_percent)
-    counts = cluster.counts()
-    moto = await emulator.moto.call(read_moto, emulator.account, service.cluster_name, service.service_name)
+class _Account(Protocol):
+    def read_service(self) -> ServiceDescription: ...
+
+    def client(self, service_name: str) -> Any: ...
+
+
+class _Loop(Protocol):
+    @property
+    def status(self) -> ServiceStatus | None: ...
+
+    @property
+    def autoscaler(self) -> Autoscaler: ...
+
+
+class _Target(Protocol):
+    target_id: str
+    url: str
+    reason: str | None
+    open_connections: int
+    in_flight_requests: int
+
+    @property
+    def state(self) -> Any: ...
+
+
+class _TargetGroup(Protocol):
+    def describe(self) -> Sequence[Any]: ...
+
+
+class _Telemetry(Protocol):
+    @property
+    def cpu_percent(self) -> Mapping[str, float]: ...
+
+    @property
+    def messages_per_second(self) -> Mapping[str, float]: ...
+
+
+class _Workers(Protocol):
+    def cpu_seconds(self) -> Mapping[str, float]: ...
+
+    def endpoint(self, task_id: str) -> tuple[str, int] | None: ...
+
+    def pid(self, task_id: str) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class StatusSources:
+    info: Mapping[str, Any]  # URLs, isolation, Redis, time scale: fixed at start
+    account: _Account
+    loop: _Loop
+    target_group: _TargetGroup
+    telemetry: _Telemetry
+    cluster: _Workers
+    autoscaling: bool
+
+
+async def build_status(sources: StatusSources) -> dict[str, Any]:
+    service = sources.account.read_service()
+    status = sources.loop.status
+    cpu, cpu_percent = sources.cluster.cpu_seconds(), dict(sources.telemetry.cpu_percent)
+    moto = await asyncio.to_thread(read_moto, sources.account, service.cluster_name, service.service_name)
     return {
-        "load_balancer_url": emulator.load_balancer.url if emulator.load_balancer else None,
-        "endpoint_url": getattr(emulator.account, "endpoint_url", None),
-        "admin_url": emulator.admin.url if emulator.admin else None,
-        "isolation": emulator.config.isolation,
-        "cpu_attribution": emulator.launcher.cpu_attribution if emulator.launcher else None,
-        "redis": emulator.redis.description,
+        **sources.info,
         "stickiness_enabled": service.target_group.stickiness_enabled,
-        "drop_cookies": emulator.config.drop_cookies,
-        "time_scale": emulator.config.time_scale,
         "task_cpu_units": service.task_definition.cpu_units,
         "service": {
             "cluster_name": service.cluster_name,
             "service_name": service.service_name,
-            "desired_count": cluster.desired_count,
-            "running_count": counts.running,
-            "pending_count": counts.pending,
+            "desired_count": service.desired_count,
+            "running_count": status.running_count if status else 0,
+            "pending_count": status.pending_count if status else 0,
+            "deployments": [dataclasses.asdict(d) for d in status.deployments] if status else [],
             "moto": moto["service"],
         },
         "targets": [
@@ -62,21 +117,31 @@ async def build_status(emulator: Emulator) -> dict[str, Any]:
                 "open_connections": t.open_connections,
                 "in_flight_requests": t.in_flight_requests,
                 "cpu_percent": cpu_percent.get(t.target_id),
-                "messages_per_second": emulator.messages_per_second.get(t.target_id),
+                "messages_per_second": sources.telemetry.messages_per_second.get(t.target_id),
             }
-            for t in target_group.describe()
+            for t in sources.target_group.describe()
         ],
-        "tasks": [
-            {**t.to_dict(), "cpu_seconds": cpu.get(t.task_id), "cpu_percent": cpu_percent.get(t.task_id)}
-            for t in cluster.tasks
-        ],
+        "tasks": [_task_view(t, sources.cluster, cpu, cpu_percent) for t in status.tasks] if status else [],
         "alarms": moto["alarms"],
         "scaling": {
-            "enabled": emulator.autoscaler is not None,
-            "minute_seconds": 60.0 / emulator.config.time_scale,
+            "enabled": sources.autoscaling,
+            "minute_seconds": 60.0 / float(sources.info.get("time_scale", 1.0)),
             "scalable_target": moto["scalable_target"],
-            **scaling_view(emulator.autoscaler),
+            **scaling_view(sources.loop.autoscaler if sources.autoscaling else None),
         },
+    }
+
+
+def _task_view(
+    task: Any, workers: _Workers, cpu: Mapping[str, float], cpu_percent: Mapping[str, float]
+) -> dict[str, Any]:
+    endpoint = workers.endpoint(task.task_id)
+    return {
+        **dataclasses.asdict(task),
+        "url": f"http://{endpoint[0]}:{endpoint[1]}" if endpoint else None,
+        "pid": workers.pid(task.task_id),
+        "cpu_seconds": cpu.get(task.task_id),
+        "cpu_percent": cpu_percent.get(task.task_id),
     }
 
 
@@ -103,8 +168,8 @@ def activity_view(activity: ScalingActivity, autoscaler: Autoscaler) -> dict[str
     }
 
 
-def read_moto(account: Any, cluster_name: str, service_name: str) -> dict[str, Any]:
-    """What the emulator's moto endpoint answers: the ECS service, the alarms, the scalable target."""
+def read_moto(account: _Account, cluster_name: str, service_name: str) -> dict[str, Any]:
+    """What the emulator's AWS endpoint answers: the ECS service, the alarms, the scalable target."""
     found = account.client("ecs").describe_services(cluster=cluster_name, services=[service_name])
     svc = found["services"][0] if found["services"] else {}
     described = account.client("cloudwatch").describe_alarms()

@@ -1,28 +1,20 @@
-"""The supervisor: wires moto, the cluster, the target group and the load balancer into one deployment.
+"""The supervisor: wiring only. It brings the rooms up in order, hands them to one control loop, and owns the
+lifecycle (`serve()`: signals, graceful and forced stop, as uvicorn's Server does).
 
-Start-up: the emulator's Redis (its ElastiCache) -> the templates deployed into moto with that Redis
-as the endpoint -> the service as deployed (`ServiceDescription`) -> target group, health checks and
-the load balancer -> the cluster with the desired count (or `--workers N`, also written to moto) ->
-the admin endpoint and its state file.
+Start-up: the emulator's Redis (its ElastiCache) -> the templates deployed into moto with that Redis as the
+endpoint -> the target group, its health checks and the load balancer -> the cluster (the workers: in-process or
+OS processes) -> the control loop (`emulator.controller.ControlLoop`: one Autoscaler, one ECS service scheduler,
+over the emulated account) -> telemetry and the admin endpoint. Everything that started is in one frozen
+`Deployment`.
 
-While running: every RUNNING task is registered in the target group (and in moto); every task change
-writes the true running / pending counts to moto; the desired count is read back from moto about
-once a second, so `aws ecs update-service --desired-count N` against the printed endpoint makes the
-workers follow; a target the health checks find unhealthy after the service's grace period is
-stopped and replaced, as the ECS service scheduler does. A task whose worker crashed stays
-registered until the health checks notice (that is what clients see on AWS), then is deregistered.
+While running, the control loop is the only thing that decides: it reads the account every tick (so
+`aws ecs update-service`, `register-scalable-target`, `set-alarm-state`... against the printed endpoint take
+effect on the next tick), launches and stops workers, registers and deregisters their targets, and writes back
+what happened (counts, deployments, tasks, target health, alarm states and history, scaling activities).
 
-Autoscaling (unless `autoscaling=False`): the `Autoscaler` runs as the named task `autoscaler` on the
-emulator's clock (`time_scale` 60: one alarm period per second). It measures the RUNNING tasks' real
-CPU (`control.CpuMeter`, task vCPU from the task definition), publishes `AWS/ECS CPUUtilization`,
-writes alarm states and the desired count to moto through the `MotoWriter` queue (`control.ServiceSink`)
-and the cluster follows at once. A user's own `update-service` is read back within a second and
-followed too, until the next scaling activity overwrites it, as on AWS. `status()` (see
-`emulator.snapshot`) shows the activities; `task-cpu-meter` refreshes each task's CPU % every second.
-
-Shutdown, AWS's order: each target is deregistered and drains (new requests go elsewhere; it is
-done when it has no connections left or the deregistration delay ends), then SIGTERM, then SIGKILL
-after the task definition's stopTimeout. `force` (a second Ctrl+C) skips straight to SIGKILL.
+Shutdown, AWS's order: each task is deregistered and drains (until it has no connection left or the
+deregistration delay ends), then SIGTERM, then SIGKILL after the task definition's stopTimeout. A second Ctrl+C
+(`force`) skips straight to SIGKILL.
 """
 
 from __future__ import annotations
@@ -33,28 +25,28 @@ import dataclasses
 import json
 import logging
 import os
+import signal
+import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import aiohttp
-
-from emulator.admin import AdminServer, MotoWriter
-from emulator.alb import HealthChecker, LoadBalancer, TargetGroup, TargetState
-from emulator.autoscaler import Autoscaler
+from emulator.admin import AdminServer
+from emulator.alb import HealthChecker, LoadBalancer, TargetGroup
 from emulator.aws import emulated_account
 from emulator.clock import Clock, ScaledClock, WallClock
-from emulator.cluster import Cluster, Task, TaskStatus, choose_redis_backend
+from emulator.cluster import Cluster, choose_redis_backend
 from emulator.cluster.inproc import InProcLauncher
 from emulator.cluster.process import ProcessLauncher
 from emulator.cluster.runtime import WorkerLauncher
-from emulator.cluster.task import REASON_UNHEALTHY
-from emulator.control import CpuMeter, MessageMeter, ServiceSink
+from emulator.controller import ControlLoop
+from emulator.fleet import LiveFleet
 from emulator.model import ServiceDescription
-from emulator.snapshot import build_status
-from emulator.tasks import spawn
+from emulator.snapshot import StatusSources, build_status
+from emulator.tasks import TaskSet
+from emulator.telemetry import CpuMeter, Telemetry
 
 HEALTH_TIMEOUT_FLOOR = 1.0  # real seconds: a scaled health check timeout never drops below this
 HEADER_TIMEOUT_WALL_SECONDS = 60.0  # real seconds the ALB waits for a request head, at any --time-scale
@@ -87,9 +79,27 @@ class EmulatorConfig:
     admin_port: int = 0
     state_file: Path | None = None
     moto_server: bool = True
-    desired_poll_seconds: float = 1.0
     autoscaling: bool = True  # False: no alarm evaluation, the desired count stays where it is put
     cpu_meter_seconds: float = 1.0  # how often (real seconds) the per-target CPU figures refresh
+    loop_interval_seconds: float = 1.0  # real seconds between two looks at the account, at most
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Everything `Emulator.start()` brought up, in start order."""
+
+    clock: Clock
+    account: Any  # emulator.aws.EmulatedAccount (an `Account`)
+    service: ServiceDescription  # as deployed at start; the account holds the current one
+    target_group: TargetGroup
+    checker: HealthChecker
+    load_balancer: LoadBalancer
+    launcher: WorkerLauncher
+    cluster: Cluster
+    loop: ControlLoop
+    telemetry: Telemetry
+    admin: AdminServer
+    run_dir: Path
 
 
 class Emulator:
@@ -100,94 +110,65 @@ class Emulator:
         self.clock: Clock = WallClock() if config.time_scale == 1 else ScaledClock(config.time_scale)
         self.redis = choose_redis_backend(config.isolation, config.redis_url)
         self._stack = contextlib.ExitStack()
-        self.account: Any = None
-        self.service: ServiceDescription | None = None
-        self.target_group: TargetGroup | None = None
-        self.checker: HealthChecker | None = None
-        self.load_balancer: LoadBalancer | None = None
-        self.cluster: Cluster | None = None
-        self.launcher: WorkerLauncher | None = None
-        self.admin: AdminServer | None = None
-        self.moto = MotoWriter()
-        self.sink: ServiceSink | None = None
-        self.autoscaler: Autoscaler | None = None
-        self.cpu_percent: dict[str, float] = {}  # per task, over the last `cpu_meter_seconds`
-        self.messages_per_second: dict[str, float] = {}  # per target, from the workers' /metrics
-        self._background: list[asyncio.Task[Any]] = []
-        self._run_dir = Path(tempfile.mkdtemp(prefix="fargate-chat-emulator-"))
+        self._deployment: Deployment | None = None
+        self._background = TaskSet()
+        self._loop_task: asyncio.Task[None] | None = None
 
-    # -- start-up ------------------------------------------------------------------------------
-    async def start(self) -> None:
+    # -- what started ----------------------------------------------------------------------------
+    @property
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            raise RuntimeError("the emulator has not started")
+        return self._deployment
+
+    @property
+    def started(self) -> bool:
+        return self._deployment is not None
+
+    @property
+    def account(self) -> Any:
+        return self.deployment.account
+
+    @property
+    def service(self) -> ServiceDescription:
+        return self.deployment.service
+
+    @property
+    def cluster(self) -> Cluster:
+        return self.deployment.cluster
+
+    @property
+    def target_group(self) -> TargetGroup:
+        return self.deployment.target_group
+
+    @property
+    def load_balancer(self) -> LoadBalancer:
+        return self.deployment.load_balancer
+
+    @property
+    def loop(self) -> ControlLoop:
+        return self.deployment.loop
+
+    # -- start-up --------------------------------------------------------------------------------
+    async def start(self) -> Deployment:
         endpoint = await self.redis.start()
         log.info("redis: %s", self.redis.description)
-        self.moto.start()
         deployed = emulated_account(
             params=dict(self.config.params),
             redis_host=endpoint.host,
             redis_port=endpoint.port,
             server=self.config.moto_server,
         )
-        self.account = await asyncio.to_thread(self._stack.enter_context, deployed)
-        service = self.service = self._effective_service(self.account.service)
-        desired = service.desired_count
+        account = await asyncio.to_thread(self._stack.enter_context, deployed)
         if self.config.workers is not None:
-            desired = self.config.workers
-            await self.moto.call(self.account.set_desired_count, desired)
-        await self._start_data_plane(service)
-        self.launcher = self._launcher(service, endpoint.url, endpoint.fake_server)
-        self.cluster = Cluster(
-            self.launcher,
-            self.clock,
-            desired_count=desired,
-            stop_timeout_seconds=service.task_definition.stop_timeout_seconds,
-            maximum_percent=service.deployment_configuration.maximum_percent,
-            on_deactivating=self._deregister_and_drain,
-        )
-        self.cluster.subscribe(self._on_task)
-        await self.cluster.start()
-        self.sink = ServiceSink(self.account, self.moto, desired, self.cluster.set_desired_count)
-        self._background.append(spawn(self._follow_service(), name="follow-ecs-service"))
-        self._background.append(spawn(self._meter_cpu(), name="task-cpu-meter"))
-        self._background.append(spawn(self._meter_messages(), name="target-message-meter"))
-        if self.config.autoscaling:
-            self._start_autoscaler(service)
-        self.admin = AdminServer(self.status, host="127.0.0.1", port=self.config.admin_port)
-        await self.admin.start()
-        self._write_state_file()
-
-    def _start_autoscaler(self, service: ServiceDescription) -> None:
-        """CloudWatch + Application Auto Scaling, every minute of the clock (see emulator.autoscaler)."""
-        assert self.cluster is not None and self.sink is not None
-        cluster = self.cluster
-        self.autoscaler = Autoscaler(
-            self.clock,
-            service,
-            CpuMeter(cluster.cpu_seconds),
-            self.sink,
-            running_count=lambda: cluster.counts().running,
-        )
-        self._background.append(self.autoscaler.start())
-        log.info(
-            "autoscaling: %d alarm(s), every %.3g s of wall time",
-            len(self.autoscaler.plan.alarms),
-            60 / self.config.time_scale,
-        )
-
-    def _effective_service(self, service: ServiceDescription) -> ServiceDescription:
-        if self.config.stickiness is None:
-            return service
-        group = dataclasses.replace(service.target_group, stickiness_enabled=self.config.stickiness)
-        return dataclasses.replace(service, target_group=group)
-
-    async def _start_data_plane(self, service: ServiceDescription) -> None:
-        self.target_group = TargetGroup(service.target_group, self.clock)
-        self.target_group.subscribe(self._on_target_state)
-        self.checker = HealthChecker(
-            self.target_group, self.clock, min_timeout_wall_seconds=HEALTH_TIMEOUT_FLOOR
-        )
-        self._background.append(spawn(self.checker.run(), name="alb-health-checker"))
-        self.load_balancer = LoadBalancer(
-            self.target_group,
+            account.set_desired_count(self.config.workers)
+        service = account.read_service()
+        run_dir = Path(tempfile.mkdtemp(prefix="fargate-chat-emulator-"))
+        target_group = TargetGroup(self._target_group_settings(service), self.clock)
+        checker = HealthChecker(target_group, self.clock, min_timeout_wall_seconds=HEALTH_TIMEOUT_FLOOR)
+        self._background.spawn(checker.run(), "alb-health-checker")
+        load_balancer = LoadBalancer(
+            target_group,
             host=self.config.host,
             port=self.config.port,
             drop_cookies=self.config.drop_cookies,
@@ -195,152 +176,183 @@ class Emulator:
             # a client's request head takes real time to arrive, however fast emulated time runs
             header_timeout_seconds=HEADER_TIMEOUT_WALL_SECONDS * self.config.time_scale,
         )
-        await self.load_balancer.start()
+        await load_balancer.start()
+        launcher = self._launcher(service, endpoint.url, endpoint.fake_server, run_dir)
+        wake: list[Callable[[], None]] = []  # the loop's wake(), once the loop exists
 
-    def _launcher(self, service: ServiceDescription, redis_url: str, fake_server: Any) -> WorkerLauncher:
-        env = dict(service.task_definition.environment)
-        ping_interval = float(env.get("PING_INTERVAL", 4))
-        ping_timeout = float(env.get("PING_TIMEOUT", 8))
+        def changed() -> None:
+            for w in wake:
+                w()
+
+        cluster = Cluster(launcher, on_change=changed)
+        fleet = LiveFleet(cluster, target_group, on_change=changed)
+        loop = ControlLoop(
+            self.clock,
+            account,
+            fleet,
+            CpuMeter(cluster.cpu_seconds),
+            interval=self.config.loop_interval_seconds * self.config.time_scale,
+            autoscaling=self.config.autoscaling,
+        )
+        wake.append(loop.wake)
+        self._loop_task = self._background.spawn(loop.run(), "control-loop")
+        telemetry = Telemetry(
+            cluster.cpu_seconds,
+            lambda: {t.target_id: t.url for t in target_group.describe()},
+            service.task_definition.vcpu,
+            lambda seconds: self.clock.sleep(seconds * self.config.time_scale),
+            every_seconds=self.config.cpu_meter_seconds,
+        )
+        self._background.spawn(telemetry.meter_cpu(), "task-cpu-meter")
+        self._background.spawn(telemetry.meter_messages(), "target-message-meter")
+        admin = AdminServer(self.status, host="127.0.0.1", port=self.config.admin_port)
+        await admin.start()
+        self._deployment = Deployment(
+            self.clock,
+            account,
+            service,
+            target_group,
+            checker,
+            load_balancer,
+            launcher,
+            cluster,
+            loop,
+            telemetry,
+            admin,
+            run_dir,
+        )
+        if self.config.autoscaling:
+            log.info("autoscaling: every %.3g s of wall time", 60 / self.config.time_scale)
+        self._write_state_file()
+        return self._deployment
+
+    def _target_group_settings(self, service: ServiceDescription) -> Any:
+        if self.config.stickiness is None:
+            return service.target_group
+        return dataclasses.replace(service.target_group, stickiness_enabled=self.config.stickiness)
+
+    def _launcher(
+        self, service: ServiceDescription, redis_url: str, fake_server: Any, run_dir: Path
+    ) -> WorkerLauncher:
         stop_timeout = service.task_definition.stop_timeout_seconds / self.config.time_scale
         if self.config.isolation == "process":
-            return ProcessLauncher(
-                redis_url=redis_url,
-                ping_interval=ping_interval,
-                ping_timeout=ping_timeout,
-                log_dir=self._run_dir,
-            )
+            return ProcessLauncher(redis_url=redis_url, log_dir=run_dir)
         use_url = self.config.redis_url is not None or fake_server is None
         return InProcLauncher(
             redis_url=redis_url if use_url else None,
             fake_server=None if use_url else fake_server,
-            ping_interval=ping_interval,
-            ping_timeout=ping_timeout,
             graceful_timeout=stop_timeout,
         )
 
-    # -- keeping moto and the target group true ------------------------------------------------
-    def _on_task(self, task: Task, old: TaskStatus | None, new: TaskStatus) -> None:
-        assert self.target_group is not None and self.cluster is not None
-        if new == "RUNNING":
-            self.target_group.register(task.task_id, task.host, task.port)
-            self.moto.submit(self.account.register_target, task.task_id, task.port)
-        elif new == "STOPPED" and old in ("RUNNING", "DEACTIVATING"):
-            spawn(self._deregister_crashed(task), name=f"deregister-crashed-{task.task_id[:8]}")
-        counts = self.cluster.counts()
-        self.moto.submit(self.account.set_task_counts, counts.running, counts.pending)
-
-    async def _deregister_crashed(self, task: Task) -> None:
-        """A crashed task's target stays until the health checks see it down (bounded), then drains."""
-        assert self.target_group is not None and self.service is not None
-        check = self.service.target_group.health_check
-        patience = (check.unhealthy_threshold_count + 1) * check.interval_seconds + check.timeout_seconds
-        deadline = self.clock.now() + patience
-        while self.target_group.state(task.task_id) in (TargetState.INITIAL, TargetState.HEALTHY):
-            if self.clock.now() >= deadline:
-                break
-            await self.clock.sleep(min(0.5, check.interval_seconds / 2))
-        self.target_group.deregister(task.task_id)
-        self.moto.submit(self.account.deregister_target, task.task_id, task.port)
-
-    async def _deregister_and_drain(self, task: Task) -> None:
-        """DEACTIVATING: deregister, then wait until no connection is left or the delay ends."""
-        assert self.target_group is not None
-        tg = self.target_group
-        tg.deregister(task.task_id)
-        self.moto.submit(self.account.deregister_target, task.task_id, task.port)
-        while tg.state(task.task_id) is TargetState.DRAINING:
-            [target] = tg.describe([task.task_id])
-            if target.open_connections == 0 and target.in_flight_requests == 0:
-                return  # AWS: with nothing in flight, deregistration completes at once
-            await self.clock.sleep(0.25)
-
-    def _on_target_state(self, target_id: str, old: TargetState, new: TargetState) -> None:
-        if new is TargetState.UNHEALTHY:
-            self._replace_if_unhealthy(target_id)
-
-    def _replace_if_unhealthy(self, target_id: str) -> None:
-        assert self.cluster is not None and self.service is not None and self.target_group is not None
-        task = self.cluster.task(target_id)
-        if task is None or task.status != "RUNNING" or task.started_at is None:
-            return
-        if self.target_group.state(target_id) is not TargetState.UNHEALTHY:
-            return
-        if self.clock.now() - task.started_at < self.service.health_check_grace_period_seconds:
-            return  # ECS ignores the load balancer's verdict during the grace period
-        log.warning("task %s failed its health checks: replacing it", target_id[:8])
-        self.cluster.request_stop(target_id, REASON_UNHEALTHY)
-
-    async def _follow_service(self) -> None:
-        """Read the desired count from moto (the user, or the autoscaler, may change it)."""
-        assert self.cluster is not None and self.sink is not None
-        while True:
-            try:
-                generation = self.sink.generation
-                desired = await self.moto.call(self.account.desired_count)
-                if self.sink.observed(desired, generation) and desired != self.cluster.desired_count:
-                    log.info("desired count %d -> %d", self.cluster.desired_count, desired)
-                    self.cluster.set_desired_count(desired)
-                for task in self.cluster.tasks:
-                    self._replace_if_unhealthy(task.task_id)
-            except Exception:
-                log.exception("reading the ECS service from moto failed")
-            await self.clock.sleep(self.config.desired_poll_seconds * self.config.time_scale)
-
-    async def _meter_cpu(self) -> None:
-        """Each task's CPUUtilization over the last second or so, for status and the dashboard."""
-        assert self.cluster is not None and self.service is not None
-        meter, vcpu = CpuMeter(self.cluster.cpu_seconds), self.service.task_definition.vcpu
-        while True:
-            self.cpu_percent = meter.percent_by_task(vcpu)
-            await self.clock.sleep(self.config.cpu_meter_seconds * self.config.time_scale)
-
-    async def _meter_messages(self) -> None:
-        """Each target's messages/s (what its worker accepted), from the workers' /metrics, for status."""
-        assert self.target_group is not None
-        meter = MessageMeter()
-        timeout = aiohttp.ClientTimeout(total=1.0)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            while True:
-                targets = {t.target_id: t.url for t in self.target_group.describe()}
-                self.messages_per_second = await meter.rates(session, targets)
-                await self.clock.sleep(self.config.cpu_meter_seconds * self.config.time_scale)
-
-    # -- the admin view ------------------------------------------------------------------------
+    # -- the admin view --------------------------------------------------------------------------
     async def status(self) -> dict[str, Any]:
         """The snapshot `chat-emulator status` (and `--json`) and the dashboard show."""
-        return await build_status(self)
+        d = self.deployment
+        sources = StatusSources(
+            info={
+                "load_balancer_url": d.load_balancer.url,
+                "endpoint_url": getattr(d.account, "endpoint_url", None),
+                "admin_url": d.admin.url,
+                "isolation": self.config.isolation,
+                "cpu_attribution": d.launcher.cpu_attribution,
+                "redis": self.redis.description,
+                "drop_cookies": self.config.drop_cookies,
+                "time_scale": self.config.time_scale,
+            },
+            account=d.account,
+            loop=d.loop,
+            target_group=d.target_group,
+            telemetry=d.telemetry,
+            cluster=d.cluster,
+            autoscaling=self.config.autoscaling,
+        )
+        return await build_status(sources)
 
     def _write_state_file(self) -> None:
+        d = self.deployment
         path = self.config.state_file or default_state_file()
         state = {
             "pid": os.getpid(),
-            "admin_url": self.admin.url if self.admin else None,
-            "load_balancer_url": self.load_balancer.url if self.load_balancer else None,
-            "endpoint_url": getattr(self.account, "endpoint_url", None),
+            "admin_url": d.admin.url,
+            "load_balancer_url": d.load_balancer.url,
+            "endpoint_url": getattr(d.account, "endpoint_url", None),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(state))
 
-    # -- shutdown ------------------------------------------------------------------------------
+    # -- shutdown --------------------------------------------------------------------------------
     async def shutdown(self, *, force: bool = False) -> None:
-        """Stop everything in AWS's order; `force` kills the workers without draining."""
-        if self.autoscaler is not None:
-            await self.autoscaler.stop()  # no scaling activity while the service goes down
-        if self.cluster is not None:
-            await self.cluster.shutdown(force=force)
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        if self.load_balancer is not None:
-            await self.load_balancer.stop()
-        if self.target_group is not None:
-            await self.target_group.close()
-        if self.admin is not None:
-            await self.admin.stop()
-        await self.moto.close()
+        """Stop everything in AWS's order; `force` kills the workers without draining. Calling it again with
+        `force=True` while a graceful shutdown runs turns it into a forced one."""
+        d = self._deployment
+        if d is not None:
+            d.loop.stop(force=force)
+            if self._loop_task is not None:
+                await asyncio.gather(asyncio.shield(self._loop_task), return_exceptions=True)
+            await d.cluster.close()
+        await self._background.cancel_all()
+        if d is not None:
+            await d.load_balancer.stop()
+            await d.target_group.close()
+            await d.admin.stop()
         await asyncio.to_thread(self._stack.close)
         await self.redis.stop()
         path = self.config.state_file or default_state_file()
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
+
+
+Announce = Callable[[Emulator], None]
+WhileRunning = Callable[[Emulator], Awaitable[None]]
+
+
+async def serve(
+    config: EmulatorConfig, *, announce: Announce | None = None, while_running: WhileRunning | None = None
+) -> int:
+    """Start, `announce`, run `while_running` (e.g. the dashboard) until SIGINT or SIGTERM, then shut down in
+    AWS's order; a second signal forces (SIGKILL to every worker). Returns the exit status."""
+    stop, force = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            print("Forcing shutdown: SIGKILL to every worker.", file=sys.stderr, flush=True)
+            force.set()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    emulator = Emulator(config)
+    try:
+        await emulator.start()
+        if announce is not None:
+            announce(emulator)
+        await _until(stop, emulator, while_running)
+        print("Shutting down in AWS's order (Ctrl+C again to force)...", file=sys.stderr, flush=True)
+        graceful = asyncio.ensure_future(emulator.shutdown())
+        forced = asyncio.ensure_future(force.wait())
+        await asyncio.wait({graceful, forced}, return_when=asyncio.FIRST_COMPLETED)
+        if not graceful.done():
+            emulator.loop.stop(force=True)
+            await graceful
+        forced.cancel()
+    except BaseException:
+        await emulator.shutdown(force=True)
+        raise
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+async def _until(stop: asyncio.Event, emulator: Emulator, while_running: WhileRunning | None) -> None:
+    if while_running is None:
+        await stop.wait()
+        return
+    side = asyncio.ensure_future(while_running(emulator))
+    try:
+        await stop.wait()
+    finally:
+        side.cancel()
+        await asyncio.gather(side, return_exceptions=True)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from emulator.alb import TargetState
 from emulator.clock import Clock, WallClock
 from emulator.cluster.redis_backend import RedisServerProcess
+from emulator.ecs.model import TaskState
 from emulator.supervisor import Emulator
 
 
@@ -74,9 +75,10 @@ class EmulatorDeployment:
     """`Deployment` over a started `Emulator` (process isolation: every task is an OS process)."""
 
     def __init__(self, emulator: Emulator) -> None:
-        if emulator.cluster is None or emulator.target_group is None or emulator.load_balancer is None:
+        if not emulator.started:
             raise FaultError("the emulator is not started")
         self.emulator = emulator
+        self.loop = emulator.loop
         self.cluster = emulator.cluster
         self.target_group = emulator.target_group
         self.load_balancer = emulator.load_balancer
@@ -84,12 +86,17 @@ class EmulatorDeployment:
         # whatever `--time-scale` does to the emulated control plane (health checks, delays, stop timeout)
         self.clock: Clock = WallClock()
 
+    def _tasks(self) -> tuple[TaskState, ...]:
+        """The tasks as the ECS scheduler last wrote them (not yet STOPPED, and the recently stopped)."""
+        status = self.loop.status
+        return status.tasks if status is not None else ()
+
     def running_tasks(self) -> list[TaskRef]:
         connections = {t.target_id: t.open_connections for t in self.target_group.describe()}
         return [
-            TaskRef(t.task_id, t.pid, connections.get(t.task_id, 0))
-            for t in self.cluster.tasks
-            if t.status == "RUNNING"
+            TaskRef(t.task_id, self.cluster.pid(t.task_id), connections.get(t.task_id, 0))
+            for t in self._tasks()
+            if t.last_status == "RUNNING"
         ]
 
     def signal(self, task: TaskRef, signum: int) -> bool:
@@ -124,18 +131,22 @@ class EmulatorDeployment:
         return f"started {redis.description}, empty"
 
     def desired_count(self) -> int:
-        return self.cluster.desired_count
+        return int(self.emulator.account.read_service().desired_count)
 
     async def set_desired_count(self, n: int) -> None:
-        emulator = self.emulator
-        await emulator.moto.call(emulator.account.set_desired_count, n)
+        """`aws ecs update-service --desired-count n`, through the emulator's AWS endpoint."""
+        service = self.emulator.service
+        ecs = self.emulator.account.client("ecs")
+        await asyncio.to_thread(
+            ecs.update_service, cluster=service.cluster_name, service=service.service_name, desiredCount=n
+        )
 
     async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None:
         """The first of `task_ids` to reach STOPPED within `timeout` (this clock's seconds), or None."""
         deadline = self.clock.now() + timeout
         while self.clock.now() < deadline:
-            for task in self.cluster.stopped:
-                if task.task_id in task_ids:
+            for task in self._tasks():
+                if task.task_id in task_ids and task.last_status == "STOPPED":
                     return StoppedTask(task.task_id, task.stopped_reason or "")
             await self.clock.sleep(0.1)
         return None
@@ -147,9 +158,9 @@ class EmulatorDeployment:
         if not sticky:
             return None
         router = self.load_balancer.router
-        for task in [*self.cluster.tasks, *self.cluster.stopped]:
+        for task in self._tasks():
             if router.token(task.task_id) == sticky:
-                return task.task_id
+                return str(task.task_id)
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -166,7 +177,6 @@ class EmulatorDeployment:
 async def until_healthy(emulator: Emulator, count: int, timeout: float) -> bool:
     """Wait (real seconds: start-up is real work) until `count` targets are healthy; False on timeout."""
     target_group = emulator.target_group
-    assert target_group is not None
     changed = asyncio.Event()
     unsubscribe = target_group.subscribe(lambda *_: changed.set())
     try:

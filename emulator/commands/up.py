@@ -15,17 +15,16 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
 
 from emulator.dashboard import run_dashboard
-from emulator.supervisor import Emulator, EmulatorConfig, default_state_file
-from emulator.tasks import spawn
+from emulator.supervisor import Emulator, EmulatorConfig, default_state_file, serve
 
 NAME = "up"
 HELP = "Deploy the templates into moto, start the workers and the load balancer, run until Ctrl+C."
@@ -100,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console() if dashboard else None
     _configure_logging(args.log_level, console)
     try:
-        return asyncio.run(serve(config_from_args(args), console))
+        while_running = _dashboard(console) if console is not None else None
+        return asyncio.run(serve(config_from_args(args), announce=_announce, while_running=while_running))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:  # most often: the load balancer's port is taken
@@ -122,75 +122,25 @@ def _configure_logging(level: str, console: Console | None) -> None:
     console.print(f"Logs: {path}")
 
 
-async def serve(config: EmulatorConfig, console: Console | None = None) -> int:
-    """Start, print where everything is, wait for Ctrl+C (or SIGTERM), shut down; twice forces.
+def _dashboard(console: Console) -> Callable[[Emulator], Awaitable[None]]:
+    """The live dashboard on `console` while the emulator runs."""
 
-    With a `console`, a live dashboard runs on it until shutdown begins.
-    """
-    stop, force = asyncio.Event(), asyncio.Event()
-    loop = asyncio.get_running_loop()
+    async def show(emulator: Emulator) -> None:
+        refresh = emulator.config.time_scale  # one real second of the emulator's clock
+        await run_dashboard(emulator.status, console, emulator.clock, refresh_seconds=refresh)
 
-    def on_signal() -> None:
-        if stop.is_set():
-            print("Forcing shutdown: SIGKILL to every worker.", file=sys.stderr, flush=True)
-            force.set()
-        stop.set()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal)
-    emulator = Emulator(config)
-    try:
-        await emulator.start()
-        _announce(emulator)
-        await _until(stop, emulator, console)
-        print("Shutting down in AWS's order (Ctrl+C again to force)...", file=sys.stderr, flush=True)
-        await _shutdown(emulator, force)
-    except BaseException:
-        await emulator.shutdown(force=True)
-        raise
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
-    return 0
-
-
-async def _until(stop: asyncio.Event, emulator: Emulator, console: Console | None) -> None:
-    """Wait for the stop signal, with the live dashboard on `console` meanwhile (if any)."""
-    if console is None:
-        await stop.wait()
-        return
-    refresh = emulator.config.time_scale  # one real second of the emulator's clock
-    dashboard = spawn(
-        run_dashboard(emulator.status, console, emulator.clock, refresh_seconds=refresh), name="dashboard"
-    )
-    try:
-        await stop.wait()
-    finally:
-        dashboard.cancel()
-        await asyncio.gather(dashboard, return_exceptions=True)
-
-
-async def _shutdown(emulator: Emulator, force: asyncio.Event) -> None:
-    graceful = asyncio.ensure_future(emulator.shutdown())
-    forced = asyncio.ensure_future(force.wait())
-    await asyncio.wait({graceful, forced}, return_when=asyncio.FIRST_COMPLETED)
-    if not graceful.done():
-        assert emulator.cluster is not None
-        await emulator.cluster.shutdown(force=True)
-        await graceful
-    forced.cancel()
+    return show
 
 
 def _announce(emulator: Emulator) -> None:
-    assert emulator.load_balancer is not None and emulator.service is not None
     service = emulator.service
     lines = [
         f"Load balancer:  {emulator.load_balancer.url}   (open it in two browser tabs)",
         f"AWS endpoint:   {getattr(emulator.account, 'endpoint_url', None)}   "
         f"(aws --endpoint-url ... ecs update-service --cluster {service.cluster_name} "
         f"--service {service.service_name} --desired-count N)",
-        f"Admin:          {emulator.admin.url if emulator.admin else None}   (chat-emulator status)",
-        f"Workers:        {emulator.cluster.desired_count if emulator.cluster else 0} x "
+        f"Admin:          {emulator.deployment.admin.url}   (chat-emulator status)",
+        f"Workers:        {emulator.account.read_service().desired_count} x "
         f"{emulator.config.isolation}; Redis: {emulator.redis.description}",
         "Press Ctrl+C to stop.",
     ]

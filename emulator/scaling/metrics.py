@@ -91,3 +91,10 @@ class MetricStore:
                     merged = data if merged is None else merged.merge(data)
             values.append(None if merged is None else merged.statistic(statistic))
         return values
+
+    def latest(self, key: MetricKey, statistic: Statistic = "Average") -> float | None:
+        """The statistic of the newest minute that has data (None when there is none)."""
+        series = self._minutes.get(key)
+        if not series:
+            return None
+        return series[max(series)].statistic(statistic)

@@ -6,8 +6,11 @@ from dataclasses import replace
 
 import pytest
 
+from emulator.ecs.model import Launch, Register
 from emulator.model import ServiceDescription
-from emulator.sim.run import cpu_utilization, simulate
+from emulator.sim.fleet import SimulatedFleet
+from emulator.sim.run import SteppedClock, simulate
+from emulator.telemetry import task_utilization
 
 
 @pytest.mark.parametrize(
@@ -20,8 +23,26 @@ from emulator.sim.run import cpu_utilization, simulate
         (2.0, 0, 1.0, None),
     ],
 )
-def test_cpu_utilization(demand: float, running: int, vcpu: float, cpu: float | None) -> None:
-    assert cpu_utilization(demand, running, vcpu) == cpu
+def test_cpu_utilization_of_tasks_sharing_a_whole_minute_of_load(
+    demand: float, running: int, vcpu: float, cpu: float | None
+) -> None:
+    """`min(100, 100 x demand / (running x vCPU))` per task, through the one formula the live meter uses."""
+    clock = SteppedClock(0.0)
+    fleet = SimulatedFleet(
+        task_start_seconds=0,
+        deregistration_delay_seconds=30,
+        health_check_interval_seconds=0,
+        task_vcpu=vcpu,
+        clock=clock,
+        demand_at=lambda t: demand,
+    )
+    for i in range(running):
+        fleet.execute(Launch(f"t{i}", revision=None))  # type: ignore[arg-type]
+        fleet.execute(Register(f"t{i}"))
+    fleet.sample()  # the baseline
+    clock.time = 60.0
+    per_task = task_utilization(fleet.sample(), vcpu)
+    assert per_task == ([] if cpu is None else [pytest.approx(cpu)] * running)
 
 
 def test_a_quiet_service_never_scales(seed_service: ServiceDescription) -> None:
@@ -40,17 +61,21 @@ def test_new_tasks_run_after_the_task_start_delay(seed_service: ServiceDescripti
     assert [r.running for r in slow.rows[:5]] == [2, 2, 2, 2, 3]  # RUNNING at t=210: minute 4 starts at 240
 
 
-def test_a_stopped_task_stays_running_through_the_deregistration_delay(
+def test_a_stopped_task_keeps_its_connections_and_its_load_through_the_deregistration_delay(
     seed_service: ServiceDescription,
 ) -> None:
+    """Scale-in at t=60: the task is DEACTIVATING (no longer in runningCount) but its target drains for 150 s,
+    so it keeps serving its share until t=210; then the two others carry the whole load."""
     slow_drain = replace(
         seed_service,
         desired_count=3,
         target_group=replace(seed_service.target_group, deregistration_delay_seconds=150),
     )
-    sim = simulate(slow_drain, [0.3] * 6)  # 10 % -> -1 at t=60, gone at t=210
+    sim = simulate(slow_drain, [0.3] * 6)  # 10 % -> -1 at t=60
     assert [r.desired for r in sim.rows[:4]] == [2, 2, 2, 2]
-    assert [r.running for r in sim.rows[:5]] == [3, 3, 3, 3, 2]
+    assert [r.running for r in sim.rows[:3]] == [3, 2, 2]
+    cpu = [round(r.cpu_percent or 0, 2) for r in sim.rows[:5]]
+    assert cpu == [10.0, 10.0, 10.0, 12.5, 15.0]  # 0.3 vCPU over 3 tasks until t=210, then over 2
 
 
 def test_summary_counts_task_hours_threshold_minutes_activities_and_peak(

@@ -1,25 +1,45 @@
-"""The live control plane's edges: the workers' real CPU in, moto's ECS service and alarms out.
+"""Telemetry: what the workers really use, measured — the CPU the autoscaler publishes and the figures of `status`.
 
+- `CpuSample` / `CpuSource`: CPU seconds each serving task used over some real seconds (the live `CpuMeter`, or
+  the simulated fleet in `simulate`); `task_utilization` is the one CPUUtilization formula of the emulator:
+  `100 x cpu_seconds / (seconds x task vCPU)` per task, at most 100 (a Fargate task cannot use more than its vCPU).
 - `CpuMeter` turns cumulative per-task CPU seconds (`Cluster.cpu_seconds()`) into the CPU each task used
-  since the previous reading, over the real seconds that passed (a `CpuSource` for the `Autoscaler`; a
-  second meter gives the dashboard its per-target CPU about once a second). CPU is real work measured in
-  real time, so the meter reads the wall clock, not the emulator's (scaled) Clock. A task seen for the
-  first time is left out of that reading: its start-up (imports) is not load, and there is no baseline.
-- `ServiceSink` is the `ControlPlaneSink` the supervisor gives the autoscaler: every write goes through
-  the `MotoWriter` queue (in order, off the event loop, after the task-count writes already asked for);
-  `desired_count()` answers moto's desired count as last read (the supervisor reads it about once a
-  second, so a user's `update-service` is seen) or as last written by the autoscaler.
+  since the previous reading, over the real seconds that passed. CPU is real work measured in real time, so the
+  meter reads the wall clock, not the emulator's (scaled) Clock. A task seen for the first time is left out of
+  that reading: its start-up (imports) is not load, and there is no baseline.
+- `MessageMeter`: messages per second each target's worker accepted, from the workers' `/metrics`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from emulator.admin import MotoWriter
-from emulator.autoscaler import CpuSample
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds each serving task used over `elapsed_seconds` of real time (the source measures both)."""
+
+    task_cpu_seconds: Sequence[float]
+    elapsed_seconds: float
+
+
+class CpuSource(Protocol):
+    def sample(self) -> CpuSample:
+        """Per-task CPU seconds since the previous sample, for the tasks serving now."""
+        ...
+
+
+def task_utilization(sample: CpuSample, task_vcpu: float) -> list[float]:
+    """Per-task CPUUtilization in percent; a Fargate task cannot use more than its vCPU."""
+    if sample.elapsed_seconds <= 0 or task_vcpu <= 0:
+        return []
+    return [
+        max(0.0, min(100.0, 100.0 * used / (sample.elapsed_seconds * task_vcpu)))
+        for used in sample.task_cpu_seconds
+    ]
 
 
 class CpuMeter:
@@ -51,43 +71,6 @@ class CpuMeter:
         if elapsed <= 0 or task_vcpu <= 0:
             return {}
         return {tid: min(100.0, 100.0 * cpu / (elapsed * task_vcpu)) for tid, cpu in used.items()}
-
-
-class ServiceSink:
-    """`ControlPlaneSink` over an `EmulatedAccount` that never blocks the event loop."""
-
-    def __init__(
-        self, account: Any, moto: MotoWriter, desired_count: int, on_desired: Callable[[int], None]
-    ) -> None:
-        self._account = account
-        self._moto = moto
-        self._desired = desired_count
-        self._on_desired = on_desired
-        self.generation = 0  # bumped by every write of the desired count
-
-    def put_cpu_utilization(self, per_task_percent: list[float], timestamp: datetime) -> None:
-        self._moto.submit(self._account.put_cpu_utilization, per_task_percent, timestamp)
-
-    def set_alarm_state(
-        self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None
-    ) -> None:
-        self._moto.submit(self._account.set_alarm_state, alarm_name, state, reason, reason_data)
-
-    def set_desired_count(self, n: int) -> None:
-        self.generation += 1
-        self._desired = n
-        self._on_desired(n)
-        self._moto.submit(self._account.set_desired_count, n)
-
-    def desired_count(self) -> int:
-        return self._desired
-
-    def observed(self, desired_count: int, generation: int) -> bool:
-        """Take a desired count read from moto; False (and ignored) if a write happened since `generation`."""
-        if generation != self.generation:
-            return False
-        self._desired = desired_count
-        return True
 
 
 class MessageMeter:
@@ -130,3 +113,37 @@ def parse_counter(text: str, name: str) -> float | None:
         if line.startswith(f"{name} "):
             return float(line.split()[1])
     return None
+
+
+class Telemetry:
+    """The per-target figures `status` and the dashboard show, refreshed every `every_seconds` of real time:
+    each task's CPUUtilization (a `CpuMeter` of its own, apart from the autoscaler's) and each target's
+    messages per second (a `MessageMeter`)."""
+
+    def __init__(
+        self,
+        cpu_seconds: Callable[[], Mapping[str, float]],
+        target_urls: Callable[[], Mapping[str, str]],
+        task_vcpu: float,
+        sleep: Callable[[float], Awaitable[None]],
+        every_seconds: float = 1.0,
+    ) -> None:
+        self._cpu = CpuMeter(cpu_seconds)
+        self._messages = MessageMeter()
+        self._target_urls, self._vcpu = target_urls, task_vcpu
+        self._sleep, self._every = sleep, every_seconds
+        self.cpu_percent: dict[str, float] = {}
+        self.messages_per_second: dict[str, float] = {}
+
+    async def meter_cpu(self) -> None:
+        while True:
+            self.cpu_percent = self._cpu.percent_by_task(self._vcpu)
+            await self._sleep(self._every)
+
+    async def meter_messages(self) -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
+            while True:
+                self.messages_per_second = await self._messages.rates(session, self._target_urls())
+                await self._sleep(self._every)

@@ -1,12 +1,8 @@
-"""The live control plane's edges: CPU per task between readings; writes queued to moto in order."""
+"""Telemetry: CPU per task between readings, the one CPUUtilization formula, messages per second."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
-from emulator.admin import MotoWriter
-from emulator.control import CpuMeter, ServiceSink
+from emulator.telemetry import CpuMeter, CpuSample, task_utilization
 
 
 def test_cpu_meter_reports_cpu_used_since_the_last_reading_and_skips_new_tasks() -> None:
@@ -19,34 +15,11 @@ def test_cpu_meter_reports_cpu_used_since_the_last_reading_and_skips_new_tasks()
     assert meter.percent_by_task(task_vcpu=0.25) == {"a": 100.0, "b": 50.0}  # a capped at its vCPU
 
 
-async def test_service_sink_writes_in_order_and_ignores_reads_older_than_its_writes() -> None:
-    calls: list[tuple[str, Any]] = []
-
-    class Account:
-        def put_cpu_utilization(self, percent: list[float], at: datetime) -> None:
-            calls.append(("cpu", percent))
-
-        def set_alarm_state(self, name: str, state: str, reason: str, data: Any) -> None:
-            calls.append(("alarm", (name, state)))
-
-        def set_desired_count(self, n: int) -> None:
-            calls.append(("desired", n))
-
-    moto, followed = MotoWriter(), list[int]()
-    moto.start()
-    sink = ServiceSink(Account(), moto, desired_count=2, on_desired=followed.append)
-    sink.put_cpu_utilization([80.0], datetime.now(UTC))
-    sink.set_alarm_state("high", "ALARM", "Threshold Crossed")
-    read_before_write = sink.generation
-    sink.set_desired_count(3)
-    await moto.close()
-
-    assert calls == [("cpu", [80.0]), ("alarm", ("high", "ALARM")), ("desired", 3)]
-    assert followed == [3] and sink.desired_count() == 3
-    assert not sink.observed(2, read_before_write)  # a read in flight during the write is stale
-    assert sink.desired_count() == 3
-    assert sink.observed(5, sink.generation)  # a user's update-service, read later, is taken
-    assert sink.desired_count() == 5
+def test_task_utilization_is_cpu_seconds_over_elapsed_times_vcpu_capped_at_100() -> None:
+    assert task_utilization(CpuSample([42.0, 6.0], 60.0), 1.0) == [70.0, 10.0]
+    assert task_utilization(CpuSample([15.0], 60.0), 0.5) == [50.0]
+    assert task_utilization(CpuSample([200.0], 60.0), 1.0) == [100.0]
+    assert task_utilization(CpuSample([1.0], 0.0), 1.0) == []
 
 
 async def test_message_meter_reads_each_workers_accepted_messages_per_second(
@@ -54,7 +27,7 @@ async def test_message_meter_reads_each_workers_accepted_messages_per_second(
 ) -> None:
     import aiohttp
 
-    from emulator.control import MessageMeter
+    from emulator.telemetry import MessageMeter
     from support.chat_client import ChatClient
     from support.workers import start_worker
 
