@@ -5,11 +5,12 @@ answer within HealthCheckTimeoutSeconds (clock time) fails with `Target.Timeout`
 matcher with `Target.ResponseCodeMismatch`, a refused or broken connection with
 `Target.FailedHealthChecks`. The target group turns results into states with the threshold counts.
 
-Our choice for a new target: it becomes `healthy` after HealthyThresholdCount consecutive successes,
-like a target coming back from `unhealthy` (the ELB API's rule), not after the single check the ALB
-guide mentions. Rounds run every interval from `run()`'s start, so with the template's 6 s interval
-and threshold 2 a new worker is healthy 6-12 s after registration; until then it takes requests only
-when no target is healthy (the group fails open, see `router`).
+A new target becomes `healthy` after its first passing check: "After your target is registered, it must
+pass one health check to be considered healthy" (ALB guide, "Health checks for your target groups"); a
+target coming back from `unhealthy` needs HealthyThresholdCount consecutive successes. Rounds run every
+interval from `run()`'s start, so a new worker is healthy at the first round after it listens (0-6 s
+with the template's 6 s interval). Until then it takes no requests: the group fails open only when
+every registered target is unhealthy (see `router`).
 """
 
 from __future__ import annotations

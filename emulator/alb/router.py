@@ -1,9 +1,10 @@
 """Routing decisions, with no I/O: which target takes a request, and the stickiness cookies to set.
 
 Rules (aws-scaling-semantics.md §4.8, §5.1-5.5):
-- a request goes to a healthy target; when no target is healthy the group fails open to every
-  registered target that is not draining (`initial` ones included: our choice, so a fresh emulator
-  answers before its first health checks pass); draining targets never get new requests;
+- a request goes to a healthy target; the group fails open (to all of them) only when every registered
+  target that is not draining is `unhealthy` (§4.8); with none healthy and one still `initial` (its
+  first check has not passed) no target takes it, and the proxy answers 503; draining targets never
+  get new requests;
 - with stickiness on, a valid `AWSALB` cookie wins over the algorithm; a cookie that cannot be decoded
   or names a target that is not routable (unhealthy, draining, gone) is replaced by a fresh pick;
 - otherwise `round_robin` (registration order) or `least_outstanding_requests` picks;
@@ -38,12 +39,17 @@ class Decision:
 
 
 def routable(targets: Sequence[TargetHealthDescription]) -> list[TargetHealthDescription]:
-    """Targets that may take a new request: the healthy ones, or fail open to every non-draining one."""
-    live = [
+    """Targets that may take a new request: the healthy ones; when every registered, non-draining target
+    is unhealthy, all of them (fail open); otherwise none."""
+    registered = [
         t for t in targets if t.state in (TargetState.INITIAL, TargetState.HEALTHY, TargetState.UNHEALTHY)
     ]
-    healthy = [t for t in live if t.state is TargetState.HEALTHY]
-    return healthy or live
+    healthy = [t for t in registered if t.state is TargetState.HEALTHY]
+    if healthy:
+        return healthy
+    if all(t.state is TargetState.UNHEALTHY for t in registered):
+        return registered
+    return []
 
 
 def cookie_value(header: str | None, name: str) -> str | None:

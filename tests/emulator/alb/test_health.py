@@ -37,17 +37,17 @@ def state(tg: TargetGroup, target_id: str) -> tuple[TargetState, str | None]:
     return description.state, description.reason
 
 
-async def test_healthy_after_threshold_then_unhealthy_on_503_then_back(
+async def test_healthy_after_one_check_then_unhealthy_on_503_then_back_after_threshold(
     alb_settings: Any, backends: Any
 ) -> None:
+    """ALB guide: "After your target is registered, it must pass one health check to be considered healthy"."""
     clock = VirtualClock()
-    tg = TargetGroup(alb_settings(healthy=2, unhealthy=2), clock)
+    tg = TargetGroup(alb_settings(healthy=3, unhealthy=2), clock)
     async with backends(1) as (backend,):
         tg.register("b0", "127.0.0.1", backend.port)
+        assert state(tg, "b0")[0] is TargetState.INITIAL
         async with checking(tg) as checker:
             await asyncio.wait_for(checker.wait_rounds(1), 10)  # the first round runs at once
-            assert state(tg, "b0")[0] is TargetState.INITIAL
-            await next_round(clock, checker)
             assert state(tg, "b0") == (TargetState.HEALTHY, None)
             backend.health_status = 503
             await next_round(clock, checker)
@@ -56,6 +56,8 @@ async def test_healthy_after_threshold_then_unhealthy_on_503_then_back(
             assert state(tg, "b0") == (TargetState.UNHEALTHY, RESPONSE_CODE_MISMATCH)
             backend.health_status = 200
             await next_round(clock, checker)
+            await next_round(clock, checker)
+            assert state(tg, "b0")[0] is TargetState.UNHEALTHY  # back needs HealthyThresholdCount (3)
             await next_round(clock, checker)
             assert state(tg, "b0")[0] is TargetState.HEALTHY
 
@@ -67,7 +69,6 @@ async def test_a_refused_connection_is_a_failed_health_check(alb_settings: Any, 
         tg.register("b0", "127.0.0.1", backend.port)
         async with checking(tg) as checker:
             await asyncio.wait_for(checker.wait_rounds(1), 10)
-            await next_round(clock, checker)
             assert state(tg, "b0")[0] is TargetState.HEALTHY
             await backend.stop()  # SIGKILL-like: nothing listens any more
             await next_round(clock, checker)
@@ -103,6 +104,7 @@ async def test_draining_targets_are_not_checked(alb_settings: Any, backends: Any
     tg = TargetGroup(alb_settings(delay=300), clock)
     async with backends(1) as (backend,):
         tg.register("b0", "127.0.0.1", backend.port)
+        tg.connection_opened("b0")  # a client still connected: the target keeps draining
         tg.deregister("b0")
         backend.health_status = 500
         checker = HealthChecker(tg, clock)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 
+import pytest
+
 from emulator.alb.router import CORS_COOKIE, STICKY_COOKIE, Router, cookie_value, routable
 from emulator.alb.target_group import TargetHealthDescription, TargetState
 
@@ -85,16 +87,32 @@ def test_re_pick_when_the_cookie_names_a_gone_target_or_cannot_be_decoded() -> N
         assert decision is not None and decision.target.target_id == "b"
 
 
-def test_fail_open_when_no_target_is_healthy_but_never_to_draining_targets() -> None:
-    targets = [
-        target("a", TargetState.UNHEALTHY),
-        target("b", TargetState.DRAINING),
-        target("c", TargetState.INITIAL),
-    ]
-    assert [t.target_id for t in routable(targets)] == ["a", "c"]
+@pytest.mark.parametrize(
+    ("states", "routed"),
+    [
+        ("healthy unhealthy initial draining healthy", "a e"),  # healthy ones only
+        ("unhealthy initial draining", ""),  # none healthy, one not checked yet: 503
+        ("initial initial", ""),
+        ("unhealthy draining unhealthy", "a c"),  # every registered target unhealthy: fail open
+        ("unhealthy", "a"),
+        ("draining", ""),  # never to draining targets
+    ],
+)
+def test_fail_open_only_when_every_registered_target_is_unhealthy(states: str, routed: str) -> None:
+    """Reference 4.8: "If all targets are unhealthy, the ALB fails open and routes to all of them"."""
+    targets = [target(name, TargetState(state)) for name, state in zip("abcde", states.split(), strict=False)]
+    assert [t.target_id for t in routable(targets)] == routed.split()
+    if not routed:
+        assert Router().choose(targets, None, NOW) is None  # the proxy answers 503
+
+
+def test_still_sticky_while_failing_open() -> None:
+    targets = [target("a", TargetState.UNHEALTHY), target("b", TargetState.UNHEALTHY)]
     router = sticky_router()
-    decision = router.choose(targets, cookie_header(router, "a"), NOW)
-    assert decision is not None and decision.target.target_id == "a"  # still sticky while failing open
+    picks = {
+        d.target.target_id for _ in range(4) if (d := router.choose(targets, cookie_header(router, "b"), NOW))
+    }
+    assert picks == {"b"}
 
 
 def test_no_decision_without_a_routable_target() -> None:
