@@ -22,7 +22,8 @@ the metric above the target. The emulator's rule [inf]:
   `max(desired, needed)` (the capacity the previous activity added counts toward it, reference 2.8).
 - Scale-in removes at most 10 % of the running tasks (at least one) per activity: AlarmLow fires below
   0.9 x target, and removing 10 % raises the metric by at most 1 / 0.9, so one activity cannot push it
-  above the target; `needed` bounds it too. With a 50 % target, 10 tasks at 5 % go 10 -> 9 -> ... -> 2,
+  above the target; `needed` bounds it too (it alone keeps the metric at or under the target when the
+  one task is more than 10 %). With a 50 % target, 10 tasks at 5 % go 10 -> 9 -> ... -> 2,
   one activity per scale-in cooldown, not 10 -> 2 at once.
 - Rounding up keeps capacity on both sides ("rounding up or down ... prevents it from adding insufficient
   capacity or removing too much capacity").
