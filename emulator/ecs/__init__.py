@@ -4,4 +4,6 @@ Map of the package:
 
 - `model`      its vocabulary: ServiceSpec in, TaskReport / TargetReport in, Commands out, ServiceStatus out
 - `scheduler`  `ServiceScheduler.step(...)`: task lifecycle, rolling deployments, circuit breaker, stop order
+- `rolling`    the launch / stop plan within maximumPercent / minimumHealthyPercent; the breaker's threshold
+- `wording`    ECS's words: service events, stoppedReason, rolloutStateReason
 """

@@ -1,4 +1,4 @@
-"""Pure control-plane decisions: CloudWatch alarms, Application Auto Scaling, the ECS scheduler.
+"""Pure control-plane decisions: CloudWatch alarms, Application Auto Scaling, ECS's deployment arithmetic.
 
 Stdlib and `emulator.model` only; no asyncio, no I/O (import-linter enforces it). State goes in and
 comes out, so the live autoscaler and the simulator run exactly the same code.
@@ -12,7 +12,7 @@ Map of the package (reference = shared/reference/aws-scaling-semantics.md):
 - `policies`         ControlPlan (alarm -> policies in its AlarmActions) and each policy's Proposal
 - `engine`           one evaluation: alarms, then policies with min/max, cooldowns, suspension (2.6-2.11);
                      `act_on_alarm`, SetAlarmState: the alarm's policies run once, now (1.12)
-- `reconcile`        desired vs tasks -> start / drain-then-stop, MaximumPercent, MinimumHealthyPercent (4.5)
+- `reconcile`        ECS's rounding of MaximumPercent / MinimumHealthyPercent (4.5); the scheduler is `emulator.ecs`
 """
 
 from __future__ import annotations
@@ -28,24 +28,20 @@ from emulator.scaling.engine import (
 )
 from emulator.scaling.metrics import MetricStore, StatisticSet, alarm_metric_key, metric_key
 from emulator.scaling.policies import ControlPlan
-from emulator.scaling.reconcile import ReconcileActions, TaskView, reconcile
 
 __all__ = [
     "AlarmEvaluation",
     "ControlPlan",
     "Evaluation",
     "MetricStore",
-    "ReconcileActions",
     "ScalingActivity",
     "ScalingState",
     "Situation",
     "StatisticSet",
-    "TaskView",
     "act_on_alarm",
     "alarm_metric_key",
     "evaluate",
     "evaluate_alarm",
     "evaluate_slots",
     "metric_key",
-    "reconcile",
 ]

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from emulator.alb import TargetState
-from emulator.cluster.task import REASON_SCALING_IN
+from emulator.ecs.model import TaskState
 from emulator.supervisor import Emulator, EmulatorConfig
 from support.chat_client import ChatClient
 
@@ -33,7 +33,6 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 20.0) -> No
 
 
 def healthy(emulator: Emulator) -> list[str]:
-    assert emulator.target_group is not None
     return [t.target_id for t in emulator.target_group.describe() if t.state is TargetState.HEALTHY]
 
 
@@ -59,13 +58,17 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
 
 
 def lb_url(emulator: Emulator) -> str:
-    assert emulator.load_balancer is not None
     return emulator.load_balancer.url
 
 
+def live_tasks(emulator: Emulator) -> list[TaskState]:
+    """The tasks not yet STOPPED, as the ECS scheduler last wrote them into the account."""
+    status = emulator.loop.status
+    return [t for t in status.tasks if t.last_status != "STOPPED"] if status else []
+
+
 def connections_by_task(emulator: Emulator) -> dict[str, int | None]:
-    assert emulator.cluster is not None
-    return {t.task_id: emulator.cluster.open_connections(t.task_id) for t in emulator.cluster.tasks}
+    return {t.task_id: emulator.cluster.open_connections(t.task_id) for t in live_tasks(emulator)}
 
 
 async def test_two_clients_land_on_different_workers_stay_and_chat(emulator: Emulator) -> None:
@@ -100,7 +103,6 @@ async def test_moto_counts_follow_the_workers_and_desired_count_changes(tmp_path
 
 
 async def _desired_count_three(emulator: Emulator) -> None:
-    assert emulator.service is not None and emulator.cluster is not None
     ecs = emulator.account.client("ecs")
     names = {"cluster": emulator.service.cluster_name, "services": [emulator.service.service_name]}
     ecs.update_service(
@@ -112,20 +114,20 @@ async def _desired_count_three(emulator: Emulator) -> None:
         svc = ecs.describe_services(**names)["services"][0]
         return svc["desiredCount"], svc["runningCount"], svc["pendingCount"]
 
-    await emulator.moto.flush()  # every write asked for so far has reached moto
-    assert moto_counts() == (3, 3, 0)
+    await eventually(lambda: moto_counts() == (3, 3, 0))
 
 
 async def test_status_reports_targets_counts_and_alarms(emulator: Emulator) -> None:
     """The admin endpoint answers with targets (worker URLs, health), counts and alarm states."""
-    assert emulator.admin is not None
     async with httpx.AsyncClient() as http:
-        status = (await http.get(f"{emulator.admin.url}/status")).json()
+        status = (await http.get(f"{emulator.deployment.admin.url}/status")).json()
 
     assert status["service"]["desired_count"] == 2
     assert status["service"]["running_count"] == 2
     assert {t["state"] for t in status["targets"]} == {"healthy"}
-    assert {t["url"] for t in status["targets"]} == {t["url"] for t in status["tasks"]}
+    running = [t for t in status["tasks"] if t["last_status"] == "RUNNING"]
+    assert {t["url"] for t in status["targets"]} == {t["url"] for t in running}
+    assert status["service"]["deployments"][0]["rollout_state"] == "COMPLETED"
     assert status["alarms"], "the template's CPU alarms are deployed into moto"
     assert all(a["state"] in ("OK", "ALARM", "INSUFFICIENT_DATA") for a in status["alarms"])
 
@@ -157,45 +159,61 @@ async def test_without_stickiness_polling_fails_but_websocket_works(tmp_path: Pa
 
 
 async def test_deregistered_target_drains_then_its_clients_move(emulator: Emulator) -> None:
-    """Scale-in: the target drains (no new requests, the WebSocket stays), closes at the delay's end."""
-    assert emulator.cluster is not None and emulator.target_group is not None
-    client = ChatClient("drained", reconnection=True)
+    """Scale-in by update-service: the task's target drains (no new requests, the WebSocket stays), closes at the
+    delay's end; the task is DEACTIVATING meanwhile and only then gets SIGTERM."""
+    clients = [ChatClient(f"drained-{i}", reconnection=True) for i in range(2)]
     try:
-        await client.connect(lb_url(emulator), transports=["websocket"])
-        [home] = [tid for tid, n in connections_by_task(emulator).items() if n]
-        emulator.cluster.request_stop(home, REASON_SCALING_IN)
-        await eventually(lambda: emulator.target_group.state(home) is TargetState.DRAINING)  # type: ignore[union-attr]
+        for client in clients:  # separate cookie jars: round robin puts one on each task
+            await client.connect(lb_url(emulator), transports=["websocket"])
+        await eventually(lambda: sorted(n or 0 for n in connections_by_task(emulator).values()) == [1, 1])
+        service = emulator.service
+        emulator.account.client("ecs").update_service(
+            cluster=service.cluster_name, service=service.service_name, desiredCount=1
+        )
+        tg = emulator.target_group
+        await eventually(lambda: any(t.state is TargetState.DRAINING for t in tg.describe()))
+        [home] = [t.target_id for t in tg.describe() if t.state is TargetState.DRAINING]
+        assert {t.task_id: t.last_status for t in live_tasks(emulator)}[home] == "DEACTIVATING"
 
         async with httpx.AsyncClient() as http:  # new requests all go to the other target
             for _ in range(4):
                 assert (await http.get(f"{lb_url(emulator)}/healthz")).status_code == 200
-        assert client.sio.connected
-        assert emulator.target_group.describe([home])[0].open_connections == 1
+        assert all(client.sio.connected for client in clients)
+        assert tg.describe([home])[0].open_connections == 1
 
-        await eventually(lambda: emulator.target_group.state(home) is TargetState.UNUSED)  # type: ignore[union-attr]
-        await eventually(lambda: client.sio.connected and connections_by_task(emulator).get(home) is None)
-        await eventually(lambda: any(connections_by_task(emulator).values()))
+        await eventually(lambda: tg.state(home) is TargetState.UNUSED)
+        await eventually(lambda: home not in connections_by_task(emulator))
+        await eventually(lambda: all(client.sio.connected for client in clients))
+        await eventually(lambda: sum(n or 0 for n in connections_by_task(emulator).values()) == 2)
+        stopped = next(t for t in emulator.loop.status.tasks if t.task_id == home)  # type: ignore[union-attr]
+        assert stopped.last_status == "STOPPED" and stopped.stopped_reason is not None
+        assert "Scaling activity initiated by" in stopped.stopped_reason
     finally:
-        await client.close()
+        for client in clients:
+            await client.close()
 
 
 @pytest.mark.slow
-async def test_sigkilled_worker_process_turns_unhealthy_and_is_replaced(
+async def test_sigkilled_worker_process_is_deregistered_and_replaced(
     tmp_path: Path, shared_redis_url: str
 ) -> None:
-    """process isolation: SIGKILL one worker; its target goes unhealthy, a replacement gets new clients."""
+    """process isolation: SIGKILL one worker; ECS stops the task ("Essential container in task exited"),
+    deregisters its target and starts a replacement, which gets new clients."""
     emulator = await started(tmp_path, isolation="process", redis_url=shared_redis_url)
-    assert emulator.cluster is not None and emulator.target_group is not None
     transitions: list[tuple[str, TargetState]] = []
     emulator.target_group.subscribe(lambda tid, old, new: transitions.append((tid, new)))
     clients: list[ChatClient] = []
     try:
-        victim = emulator.cluster.tasks[0]
-        assert victim.pid is not None
-        os.kill(victim.pid, signal.SIGKILL)
-        await eventually(lambda: (victim.task_id, TargetState.UNHEALTHY) in transitions)
+        victim = live_tasks(emulator)[0]
+        pid = emulator.cluster.pid(victim.task_id)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await eventually(lambda: (victim.task_id, TargetState.DRAINING) in transitions)  # deregistered
         await eventually(lambda: len(healthy(emulator)) == 2 and victim.task_id not in healthy(emulator))
-        [replacement] = [t for t in emulator.cluster.tasks if t.task_id not in (victim.task_id,)][-1:]
+        [replacement] = [t for t in live_tasks(emulator) if t.task_id != victim.task_id][-1:]
+        stopped = next(t for t in emulator.loop.status.tasks if t.task_id == victim.task_id)  # type: ignore[union-attr]
+        assert stopped.stopped_reason is not None
+        assert stopped.stopped_reason.startswith("Essential container in task exited")
         for name in ("c1", "c2", "c3"):
             client = ChatClient(name)
             clients.append(client)
@@ -212,18 +230,19 @@ async def test_scaling_activity_overwrites_a_users_desired_count(tmp_path: Path)
     """As on AWS: update-service sets 4, the idle workers' low alarm scales in from there, -1 at a time."""
     emulator = await started(tmp_path, time_scale=60.0)
     try:
-        assert emulator.service is not None and emulator.autoscaler is not None
         emulator.account.client("ecs").update_service(
             cluster=emulator.service.cluster_name, service=emulator.service.service_name, desiredCount=4
         )
         # no waiting for 4 healthy tasks: at 60x the idle service may scale in before the new ones pass checks
-        autoscaler = emulator.autoscaler
+        autoscaler = emulator.loop.autoscaler
         await eventually(lambda: any(a.from_capacity == 4 for a in autoscaler.activities), timeout=30)
         activity = next(a for a in autoscaler.activities if a.from_capacity == 4)
         assert activity.to_capacity == 3
         assert activity.cause in autoscaler.alarm_states  # one of the template's alarms, not the user
-        await eventually(lambda: emulator.cluster is not None and emulator.cluster.desired_count <= 3)
-        await emulator.moto.flush()
-        assert emulator.account.desired_count() == emulator.cluster.desired_count  # type: ignore[union-attr]
+        await eventually(lambda: emulator.account.read_service().desired_count <= 3)
+        ecs = emulator.account.client("ecs")
+        service = emulator.service
+        described = ecs.describe_services(cluster=service.cluster_name, services=[service.service_name])
+        assert described["services"][0]["desiredCount"] <= 3  # the AWS API says what the loop did
     finally:
         await emulator.shutdown(force=True)
