@@ -6,7 +6,7 @@ Map (aws-scaling-semantics.md §4.6-4.9 and §5 are the rules):
   `unhealthy`, `draining`, `unused` with AWS reason codes; threshold counting; the deregistration
   delay; open-connection and in-flight counts; `subscribe()` for state changes.
 - `health` — `HealthChecker`: `GET HealthCheckPath` every interval with the timeout and matcher, on a Clock.
-- `router` — pure routing: healthy targets (fail open when none is), round robin or least outstanding
+- `router` — pure routing: healthy targets (fail open only when every registered target is unhealthy), round robin or least outstanding
   requests, `AWSALB` / `AWSALBCORS` stickiness cookies.
 - `proxy` — `LoadBalancer`: the listener; closes a target's connections when its draining ends; the idle and
   request-head timeouts.

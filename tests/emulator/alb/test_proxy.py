@@ -147,6 +147,7 @@ async def test_502_when_the_target_breaks_the_request(alb_settings: Any, balance
     try:
         async with balancer_for(alb_settings(), []) as (tg, lb):
             tg.register("broken", "127.0.0.1", server.sockets[0].getsockname()[1])
+            tg.record_health("broken", HealthCheckResult(True))  # one passing check: healthy
             async with client(lb.url) as http:
                 assert (await http.post("/x", content=b"hello")).status_code == 502
                 assert (await http.get("/x")).status_code == 502  # the client connection survives
@@ -243,6 +244,7 @@ async def test_a_target_that_closed_its_kept_alive_connection_gets_a_fresh_one(
     try:
         async with balancer_for(alb_settings(), []) as (tg, lb), client(lb.url) as http:
             tg.register("flaky", "127.0.0.1", server.sockets[0].getsockname()[1])
+            tg.record_health("flaky", HealthCheckResult(True))
             for _ in range(3):
                 response = await http.get("/")
                 assert (response.status_code, response.text) == (200, "ok")

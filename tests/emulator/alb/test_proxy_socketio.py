@@ -52,9 +52,9 @@ async def two_workers_behind(
         tg = TargetGroup(alb_settings(sticky=sticky), WallClock())
         for index, port in enumerate(ports):
             tg.register(f"w{index}", "127.0.0.1", port)
-            assert (
-                await probe("127.0.0.1", port, "/socket.io/?EIO=4&transport=polling", frozenset({200}))
-            ).ok
+            check = await probe("127.0.0.1", port, "/socket.io/?EIO=4&transport=polling", frozenset({200}))
+            assert check.ok
+            tg.record_health(f"w{index}", check)  # one passing check: healthy
         async with LoadBalancer(tg, drop_cookies=drop_cookies) as lb:
             yield lb
         await tg.close()

@@ -14,7 +14,7 @@ from typing import Any
 import h11
 import pytest
 
-from emulator.alb import LoadBalancer, TargetGroup
+from emulator.alb import HealthCheckResult, LoadBalancer, TargetGroup
 
 from .conftest import RecordingTarget
 
@@ -25,6 +25,7 @@ async def through(
 ) -> AsyncIterator[tuple[RecordingTarget, TargetGroup, LoadBalancer]]:
     async with recording_target() as target, balancer_for(alb_settings(), []) as (tg, lb):
         tg.register("rec", "127.0.0.1", target.port)
+        tg.record_health("rec", HealthCheckResult(True))  # one passing check: healthy
         yield target, tg, lb
 
 
@@ -192,6 +193,7 @@ async def test_a_target_that_answers_before_reading_the_whole_body_is_heard(
     try:
         async with balancer_for(alb_settings(), []) as (tg, lb):
             tg.register("refuser", "127.0.0.1", server.sockets[0].getsockname()[1])
+            tg.record_health("refuser", HealthCheckResult(True))
             reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
             writer.write(b"POST /upload HTTP/1.1\r\nHost: lb\r\nContent-Length: %d\r\n\r\n" % total)
 

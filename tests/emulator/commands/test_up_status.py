@@ -96,7 +96,12 @@ def test_second_ctrl_c_forces_past_the_drain(tmp_path: Path, capsys: Any) -> Non
     argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "1"]
     proc = subprocess.Popen([*argv, "--state-file", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
-        status = wait_until(lambda: status_json(state, capsys))
+        def healthy_target() -> dict[str, Any] | None:
+            found = status_json(state, capsys)
+            targets = (found or {}).get("targets") or [{}]
+            return found if targets[0].get("state") == "healthy" else None
+
+        status = wait_until(healthy_target)  # an ALB answers 503 until a target passes a health check
         ws_url = (
             status["load_balancer_url"].replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         )
