@@ -3,13 +3,18 @@
 Map of the room (may import boto3, moto, `emulator.model`; never cluster, alb, autoscaler or cli):
 
 - `account`          `emulated_account()`: moto in-process (`mock_aws`) or as a `ThreadedMotoServer`, the
-                     three stacks deployed into it, and `EmulatedAccount`, through which the emulator
-                     reads and writes ECS counts, CPU metrics, alarm states and targets
+                     three stacks deployed into it, and `EmulatedAccount`, the control loop's `Account`:
+                     `read_service()` (cached until an API change) and the writes AWS itself makes (desired
+                     count, CPU metric, alarm states and history, scaling activities, the scheduler's
+                     counts / deployments / tasks / events, target health), straight into moto's backends
 - `templates`        the templates in deployment order and which parameters each stack takes
 - `stacks`           create/update stacks with boto3 against any endpoint; failure events on error
 - `reader`           `read_service()`: DescribeServices & co. -> `emulator.model.ServiceDescription`
 - `step_adjustments` AWS's validation of step scaling adjustments (moto has none)
-- `_moto_ext/`       custom moto CloudFormation models for what moto 5.2.5 skips or loses
+- `_moto_ext/`       custom moto CloudFormation models for what moto 5.2.5 skips or loses, and the API
+                     answers it lacks or gets wrong (DescribeServices' deployments, UpdateService, ListTasks,
+                     DescribeTasks, DescribeTargetHealth, DescribeScalingActivities, DescribeAlarmHistory,
+                     SetAlarmState, RegisterScalableTarget's clamp), all under one lock
 - `server`           `python -m emulator.aws.server`: a moto server with those models, for the AWS CLI
 - `exceptions`       TemplateError, StepAdjustmentError, StackDeployError, ServiceNotFound
 
