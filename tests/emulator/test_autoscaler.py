@@ -1,18 +1,21 @@
-"""The live loop on a VirtualClock with fakes, and against the emulated account (moto)."""
+"""CloudWatch + Application Auto Scaling, one minute at a time, over a fake account and against moto."""
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import importlib.util
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from emulator.autoscaler import Autoscaler, CpuSample, task_utilization
-from emulator.clock import VirtualClock
+from emulator.autoscaler import Autoscaler
 from emulator.model import ServiceDescription
+from emulator.telemetry import CpuSample
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _seed() -> ServiceDescription:
@@ -25,76 +28,63 @@ def _seed() -> ServiceDescription:
     return service
 
 
-class FakeCluster:
-    """Tasks follow the desired count after `lag` ticks; each RUNNING task burns `load` of its vCPU."""
+class FakeAccount:
+    """Holds the desired count the way the emulated account does, and records every write."""
 
-    def __init__(self, sink: FakeSink, lag: int = 0) -> None:
-        self.sink, self.lag, self.load = sink, lag, 0.5
-        self.history: list[int] = []
-        self.samples = 0
-
-    def running_count(self) -> int:
-        return self.history[-1 - self.lag] if len(self.history) > self.lag else self.sink.desired
-
-    def sample(self) -> CpuSample:
-        self.history.append(self.sink.desired)
-        self.samples += 1
-        return CpuSample([self.load * 60.0] * self.running_count(), elapsed_seconds=60.0)
-
-
-class FakeSink:
-    def __init__(self, desired: int = 2) -> None:
-        self.desired = desired
+    def __init__(self, service: ServiceDescription) -> None:
+        self.service = service
         self.metrics: list[tuple[list[float], datetime]] = []
-        self.alarm_writes: list[tuple[str, str, dict[str, Any] | None]] = []
-        self.desired_writes: list[int] = []
+        self.alarm_writes: list[tuple[str, str, Mapping[str, Any], datetime]] = []
+        self.activities: list[tuple[str, str, int, int, datetime]] = []
+        self.fail_alarm_writes = 0
 
-    def put_cpu_utilization(self, per_task_percent: list[float], timestamp: datetime) -> None:
-        self.metrics.append((per_task_percent, timestamp))
+    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None:
+        self.metrics.append((list(per_task_percent), timestamp))
 
     def set_alarm_state(
-        self, alarm_name: str, state: str, reason: str, reason_data: dict[str, Any] | None = None
+        self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime
     ) -> None:
-        self.alarm_writes.append((alarm_name, state, reason_data))
+        if self.fail_alarm_writes:
+            self.fail_alarm_writes -= 1
+            raise RuntimeError("moto went away")
+        self.alarm_writes.append((alarm_name, state, reason_data, timestamp))
 
     def set_desired_count(self, n: int) -> None:
-        self.desired = n
-        self.desired_writes.append(n)
+        self.service = dataclasses.replace(self.service, desired_count=n)
 
-    def desired_count(self) -> int:
-        return self.desired
-
-
-def make(lag: int = 0) -> tuple[VirtualClock, FakeSink, FakeCluster, Autoscaler]:
-    clock, sink = VirtualClock(), FakeSink()
-    cluster = FakeCluster(sink, lag)
-    epoch = datetime(2026, 1, 1, tzinfo=UTC)
-    scaler = Autoscaler(clock, _seed(), cluster, sink, cluster.running_count, epoch=epoch)
-    return clock, sink, cluster, scaler
+    def record_scaling_activity(
+        self, policy_name: str, alarm_name: str, from_capacity: int, to_capacity: int, timestamp: datetime
+    ) -> None:
+        self.activities.append((policy_name, alarm_name, from_capacity, to_capacity, timestamp))
 
 
-async def begin(scaler: Autoscaler) -> asyncio.Task[None]:
-    """Start the loop and let it reach its first clock.sleep."""
-    task = scaler.start()
-    await asyncio.sleep(0)
-    return task
+class Load:
+    """Each running task burns `share` of its vCPU over each minute."""
+
+    def __init__(self, share: float = 0.5) -> None:
+        self.share, self.tasks = share, 2
+
+    def sample(self) -> CpuSample:
+        return CpuSample([self.share * 60.0] * self.tasks, elapsed_seconds=60.0)
 
 
-def test_task_utilization_uses_the_task_cpu_and_caps_at_100() -> None:
-    assert task_utilization(CpuSample([42.0, 6.0], 60.0), 1.0) == [70.0, 10.0]
-    assert task_utilization(CpuSample([15.0], 60.0), 0.5) == [50.0]
-    assert task_utilization(CpuSample([200.0], 60.0), 1.0) == [100.0]
-    assert task_utilization(CpuSample([1.0], 0.0), 1.0) == []
+def minutes(
+    scaler: Autoscaler, account: FakeAccount, load: Load, count: int, start: int = 1, lag: int = 1
+) -> None:
+    """`count` minute boundaries; the running count follows the desired count `lag` minutes late."""
+    history = [account.service.desired_count] * (lag + 1)
+    for m in range(start, start + count):
+        load.tasks = history[-1 - lag]
+        scaler.tick(m * 60.0, account.service, load.tasks, False)
+        history.append(account.service.desired_count)
 
 
-async def test_high_cpu_scales_out_every_minute_and_low_cpu_back_to_min() -> None:
-    clock, sink, cluster, scaler = make(lag=1)
-    task = await begin(scaler)
-    assert task.get_name() == "autoscaler"
-    cluster.load = 0.9  # 90 %: +2 from the running count, which lags a minute behind
-    await clock.advance(60 * 7)
-    assert sink.desired == 10 and scaler.alarm_states["high-cpu"] == "ALARM"
-    assert sink.desired_writes == [4, 6, 8, 10]
+def test_high_cpu_scales_out_every_minute_and_low_cpu_back_to_min() -> None:
+    account, load = FakeAccount(_seed()), Load(0.9)  # 90 %: +2 from the running count, a minute behind
+    scaler = Autoscaler(account, load, epoch=EPOCH)
+    minutes(scaler, account, load, 7)
+    assert account.service.desired_count == 10 and scaler.alarm_states["high-cpu"] == "ALARM"
+    assert [a[3] for a in account.activities][:4] == [4, 6, 8, 10]
     first = scaler.activities[0]
     assert (first.cause, first.policy_name, first.from_capacity, first.to_capacity, first.time) == (
         "high-cpu",
@@ -103,109 +93,121 @@ async def test_high_cpu_scales_out_every_minute_and_low_cpu_back_to_min() -> Non
         4,
         60.0,
     )
-    cluster.load = 0.05
-    await clock.advance(60 * 20)
-    assert sink.desired == 2 and scaler.alarm_states == {"high-cpu": "OK", "low-cpu": "ALARM"}
+    assert account.activities[0] == (
+        "ScaleUpPolicy",
+        "high-cpu",
+        2,
+        4,
+        datetime(2026, 1, 1, 0, 1, tzinfo=UTC),
+    )
+    load.share = 0.05
+    minutes(scaler, account, load, 20, start=8)
+    assert account.service.desired_count == 2
+    assert scaler.alarm_states == {"high-cpu": "OK", "low-cpu": "ALARM"}
     scale_in = [a for a in scaler.activities if a.to_capacity < a.from_capacity]
     assert {a.cause for a in scale_in} == {"low-cpu"} and scale_in[-1].to_capacity == 2
-    assert scale_in[0].from_capacity - scale_in[0].to_capacity == 3  # -1 from the running count (8), not 10
-    await scaler.stop()
-    assert task.cancelled()
-    ticks = cluster.samples
-    await clock.advance(600)
-    assert cluster.samples == ticks  # stopped: no more ticks
 
 
-async def test_metrics_and_alarm_states_reach_the_sink() -> None:
-    clock, sink, cluster, scaler = make()
-    await begin(scaler)
-    cluster.load = 0.7
-    await clock.advance(60)
-    assert sink.metrics == [([70.0, 70.0], datetime(2026, 1, 1, tzinfo=UTC))]  # the minute that ended
-    states = {name: state for name, state, _ in sink.alarm_writes}
+def test_metrics_and_alarm_states_reach_the_account() -> None:
+    account, load = FakeAccount(_seed()), Load(0.7)
+    scaler = Autoscaler(account, load, epoch=EPOCH)
+    scaler.tick(60.0, account.service, 2, False)
+    assert account.metrics == [([70.0, 70.0], EPOCH)]  # the minute that ended
+    states = {name: state for name, state, _, _ in account.alarm_writes}
     assert states == {"high-cpu": "ALARM", "low-cpu": "OK"}
-    data = next(d for name, _, d in sink.alarm_writes if name == "high-cpu")
-    assert data is not None and data["recentDatapoints"] == [70.0] and data["threshold"] == 70.0
-    writes = len(sink.alarm_writes)
-    cluster.load = 0.75
-    await clock.advance(60)
-    assert len(sink.alarm_writes) == writes  # only state changes are written
-    await scaler.stop()
+    data = next(d for name, _, d, _ in account.alarm_writes if name == "high-cpu")
+    assert data["recentDatapoints"] == [70.0] and data["threshold"] == 70.0
+    writes = len(account.alarm_writes)
+    load.share = 0.75
+    scaler.tick(120.0, account.service, 2, False)
+    assert len(account.alarm_writes) == writes  # only state changes are written
 
 
-async def test_no_running_task_publishes_nothing_and_alarms_stay_insufficient() -> None:
-    clock, sink, _, scaler = make()
-    scaler.running_count = lambda: 0
-    scaler.cpu_source = type("Idle", (), {"sample": lambda self: CpuSample([], 60.0)})()
-    await begin(scaler)
-    await clock.advance(180)
-    assert sink.metrics == [] and set(scaler.alarm_states.values()) == {"INSUFFICIENT_DATA"}
-    assert {state for _, state, _ in sink.alarm_writes} == {"INSUFFICIENT_DATA"}
-    await scaler.stop()
+def test_no_running_task_publishes_nothing_and_alarms_stay_insufficient() -> None:
+    account = FakeAccount(_seed())
+    idle = type("Idle", (), {"sample": lambda self: CpuSample([], 60.0)})()
+    scaler = Autoscaler(account, idle, epoch=EPOCH)
+    for m in (1, 2, 3):
+        scaler.tick(m * 60.0, account.service, 0, False)
+    assert account.metrics == [] and set(scaler.alarm_states.values()) == {"INSUFFICIENT_DATA"}
+    assert {state for _, state, _, _ in account.alarm_writes} == {"INSUFFICIENT_DATA"}
 
 
-async def test_a_users_update_service_wins() -> None:
-    clock, sink, cluster, scaler = make()
-    await begin(scaler)
-    cluster.load = 0.5
-    await clock.advance(60)
-    sink.desired = 7  # the user's UpdateService
-    await clock.advance(60)
-    assert sink.desired == 7 and not scaler.activities  # 50 % on 7 tasks: no alarm, the user's count stays
-    await scaler.stop()
+def test_a_users_update_service_wins() -> None:
+    account, load = FakeAccount(_seed()), Load(0.5)
+    scaler = Autoscaler(account, load, epoch=EPOCH)
+    scaler.tick(60.0, account.service, 2, False)
+    account.set_desired_count(7)  # the user's UpdateService
+    load.tasks = 7
+    scaler.tick(120.0, account.service, 7, False)
+    assert account.service.desired_count == 7 and not scaler.activities  # 50 % on 7: no alarm
 
 
-async def test_a_failing_tick_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
-    clock, _, cluster, scaler = make()
-    calls = {"n": 0}
-    real = cluster.sample
+def test_a_changed_policy_is_used_at_the_next_minute() -> None:
+    """put-scaling-policy through the API: the plan is rebuilt from what the account holds."""
+    account, load = FakeAccount(_seed()), Load(0.9)
+    scaler = Autoscaler(account, load, epoch=EPOCH)
+    scaler.tick(60.0, account.service, 2, False)
+    assert account.service.desired_count == 4  # +2
+    up = account.service.step_policies[0]
+    bigger = dataclasses.replace(
+        up,
+        step_adjustments=(
+            dataclasses.replace(up.step_adjustments[0], scaling_adjustment=5),
+            *up.step_adjustments[1:],
+        ),
+        cooldown=0,
+    )
+    account.service = dataclasses.replace(
+        account.service, step_policies=(bigger, *account.service.step_policies[1:])
+    )
+    load.share = 0.75  # 75 %: the first step, now +5
+    scaler.tick(120.0, account.service, 4, False)
+    assert account.service.desired_count == 9
 
-    def flaky() -> CpuSample:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("psutil went away")
-        return real()
 
-    scaler.cpu_source = type("Flaky", (), {"sample": lambda self: flaky()})()
-    await begin(scaler)
-    await clock.advance(120)
-    assert "autoscaler tick failed" in caplog.text and calls["n"] == 2
-    await scaler.stop()
+def test_a_failing_alarm_write_is_logged_and_written_at_the_next_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    account, load = FakeAccount(_seed()), Load(0.9)
+    scaler = Autoscaler(account, load, epoch=EPOCH)
+    account.fail_alarm_writes = 2
+    scaler.tick(60.0, account.service, 2, False)
+    assert "could not write the state of alarm" in caplog.text
+    scaler.tick(120.0, account.service, 2, False)
+    assert {name for name, *_ in account.alarm_writes} == {"high-cpu", "low-cpu"}
 
 
 @pytest.mark.slow
-async def test_moto_agrees_with_the_autoscaler() -> None:
-    """describe_alarms and describe_services on the emulated account tell what the autoscaler decided."""
+def test_moto_agrees_with_the_autoscaler() -> None:
+    """describe_alarms, describe_alarm_history, describe_services and describe_scaling_activities on the emulated
+    account tell what the autoscaler decided."""
     from emulator.aws import emulated_account
 
     with emulated_account() as account:
-        clock = VirtualClock()
-        cluster = FakeCluster(FakeSink())  # only its CPU model; counts come from the account
-        scaler = Autoscaler(clock, account.service, cluster, account, account.desired_count)
-        cluster.sink = type("Counts", (), {"desired": property(lambda self: account.desired_count())})()  # type: ignore[assignment]
-        cluster.load = 0.95
-        await begin(scaler)
-        await clock.advance(120)
-        await scaler.stop()
+        load = Load(0.95)
+        scaler = Autoscaler(account, load, epoch=EPOCH)
+        for m in (1, 2):
+            service = account.read_service()
+            load.tasks = 2
+            scaler.tick(m * 60.0, service, 2, False)
         alarms = account.client("cloudwatch").describe_alarms()["MetricAlarms"]
         moto_states = {a["AlarmName"]: a["StateValue"] for a in alarms}
         assert moto_states == dict(scaler.alarm_states)
         assert "ALARM" in moto_states.values()
-        assert account.desired_count() == scaler.activities[-1].to_capacity > 2
+        desired = account.read_service().desired_count
+        assert desired == scaler.activities[-1].to_capacity > 2
         described = account.client("ecs").describe_services(
             cluster=account.cluster_name, services=[account.service_name]
         )["services"][0]
-        assert described["desiredCount"] == account.desired_count()
-        target = account.client("application-autoscaling").describe_scalable_targets(ServiceNamespace="ecs")
-        assert target["ScalableTargets"][0]["MaxCapacity"] == account.service.scalable_target.max_capacity  # type: ignore[union-attr]
-
-
-def test_clock_boundaries_are_whole_minutes() -> None:
-    clock, _, _, scaler = make()
-    result = asyncio.run(_tick_at(clock, scaler, 59.9999))
-    assert result.evaluations[0].timestamp == 60.0
-
-
-async def _tick_at(clock: VirtualClock, scaler: Autoscaler, seconds: float) -> Any:
-    await clock.advance(seconds)
-    return scaler.tick()
+        assert described["desiredCount"] == desired
+        activities = account.client("application-autoscaling").describe_scaling_activities(
+            ServiceNamespace="ecs"
+        )["ScalingActivities"]
+        assert activities[0]["Description"] == f"Setting desired count to {desired}."
+        assert activities[0]["StatusCode"] == "Successful"
+        high = next(name for name, state in moto_states.items() if state == "ALARM")
+        history = account.client("cloudwatch").describe_alarm_history(
+            AlarmName=high, HistoryItemType="StateUpdate"
+        )["AlarmHistoryItems"]
+        assert history and "to ALARM" in history[0]["HistorySummary"]
