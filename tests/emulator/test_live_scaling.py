@@ -231,7 +231,8 @@ def test_chat_load_scales_out_and_back_in(
         assert removed
         for target_id in removed:
             assert f"target {target_id}: healthy -> draining" in text
-            assert f"target {target_id} deregistered after" in text
+            # the load is gone: a target with no connection left is deregistered at once, else after the delay
+            assert f"target {target_id} deregistered" in text
         assert wait_until(lambda: agrees(watcher), 10, "moto agrees with status")
     finally:
         keepalive.close()
