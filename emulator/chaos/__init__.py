@@ -5,9 +5,9 @@ Map:
 - `ledger`     pure arithmetic: what was sent, acked, refused; what each receiver got and when its session was
                unbroken; delivered / lost / duplicated / out of order (`Ledger.tally()`)
 - `scenarios`  the faults (`SCENARIOS`): kill-task, kill-all, freeze-task, restart-redis, stop-redis, scale-in,
-               and rolling-deployment (listed, not available yet); each injects itself through a `Deployment`
-- `faults`     the `Deployment` seam (tasks, signals, the private Redis, the ECS desired count, the load balancer's
-               connection counter) and `EmulatorDeployment`, that seam over a started `Emulator`
+               rolling-deployment; each injects itself through a `Deployment`
+- `faults`     the `Deployment` seam (tasks, signals, the private Redis, the ECS desired count and deployments,
+               the load balancer's connection counter) and `EmulatorDeployment`, that seam over a started `Emulator`
 - `driver`     `ChaosRun`: clients through the load balancer (`emulator.loadgen.reconnecting`), senders with the
                chat's ack contract, the fault, the wait until every client is back, the settle period
 - `official`   optional receivers that are the official JavaScript client (socket.io-client in Node)

@@ -66,6 +66,14 @@ class Deployment(Protocol):
 
     async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None: ...
 
+    async def force_new_deployment(self) -> str:
+        """`aws ecs update-service --force-new-deployment`; the new PRIMARY deployment's id."""
+        ...
+
+    async def wait_rollout(self, deployment_id: str, timeout: float) -> str | None:
+        """The deployment's rolloutState once it is COMPLETED or FAILED within `timeout`, else None."""
+        ...
+
     def alb_connections(self) -> int: ...
 
     def task_of(self, sticky: str | None) -> str | None: ...
@@ -148,6 +156,35 @@ class EmulatorDeployment:
             for task in self._tasks():
                 if task.task_id in task_ids and task.last_status == "STOPPED":
                     return StoppedTask(task.task_id, task.stopped_reason or "")
+            await self.clock.sleep(0.1)
+        return None
+
+    async def force_new_deployment(self) -> str:
+        service = self.emulator.service
+        ecs = self.emulator.account.client("ecs")
+        answer = await asyncio.to_thread(
+            ecs.update_service,
+            cluster=service.cluster_name,
+            service=service.service_name,
+            forceNewDeployment=True,
+        )
+        primary = next(d for d in answer["service"]["deployments"] if d["status"] == "PRIMARY")
+        return str(primary["id"])
+
+    async def wait_rollout(self, deployment_id: str, timeout: float) -> str | None:
+        deadline = self.clock.now() + timeout
+        while self.clock.now() < deadline:
+            status = self.loop.status
+            state = next(
+                (
+                    d.rollout_state
+                    for d in (status.deployments if status else ())
+                    if d.deployment_id == deployment_id
+                ),
+                None,
+            )
+            if state in ("COMPLETED", "FAILED"):
+                return state
             await self.clock.sleep(0.1)
         return None
 

@@ -20,6 +20,7 @@ from emulator.chaos.faults import Deployment, FaultError, TaskRef
 from emulator.clock import Clock
 
 SCALE_IN_TIMEOUT = 300.0  # real seconds for the drained task to stop: deregistration delay + stop timeout
+ROLLOUT_TIMEOUT = 600.0  # real seconds for a rolling deployment of every task to complete
 
 
 @dataclass
@@ -116,6 +117,21 @@ async def scale_in(deployment: Deployment, seconds: float, timeline: Timeline) -
     timeline.note(f"task {stopped.task_id[:8]} deregistered, drained and stopped ({stopped.reason})")
 
 
+async def rolling_deployment(deployment: Deployment, seconds: float, timeline: Timeline) -> None:
+    before = {task.task_id for task in deployment.running_tasks()}
+    deployment_id = await deployment.force_new_deployment()
+    timeline.note(f"new deployment {deployment_id} (ECS UpdateService --force-new-deployment)")
+    state = await deployment.wait_rollout(deployment_id, ROLLOUT_TIMEOUT)
+    if state is None:
+        raise FaultError(f"deployment {deployment_id} did not finish within {ROLLOUT_TIMEOUT:g} s")
+    left = before & {task.task_id for task in deployment.running_tasks()}
+    timeline.note(
+        f"deployment {deployment_id} {state}: {len(before) - len(left)} of {len(before)} tasks replaced"
+    )
+    if state != "COMPLETED":
+        raise FaultError(f"deployment {deployment_id} ended {state}")
+
+
 def _need_redis(deployment: Deployment) -> None:
     if not deployment.redis_controllable():
         raise FaultError("this scenario needs the emulator's private redis-server (install redis-server)")
@@ -149,12 +165,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "rolling-deployment",
-            "roll out a new task definition, task by task",
-            None,
-            unavailable=(
-                "not available yet: the emulator's ECS service scheduler does not run deployments "
-                "(a new task definition is not rolled out)"
-            ),
+            "force a new deployment: every task is replaced within minimumHealthyPercent / maximumPercent",
+            rolling_deployment,
         ),
     )
 }

@@ -22,6 +22,8 @@ class FakeDeployment:
         self.redis_log: list[str] = []
         self.desired = len(tasks) if desired is None else desired
         self.gone: set[str] = set()
+        self.rollouts: list[str] = []
+        self.rollout_state: str | None = "COMPLETED"
 
     def running_tasks(self) -> list[TaskRef]:
         return list(self.tasks)
@@ -52,6 +54,15 @@ class FakeDeployment:
     async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None:
         newest = self.tasks[-1].task_id
         return StoppedTask(newest, "Scaling activity") if newest in task_ids else None
+
+    async def force_new_deployment(self) -> str:
+        self.rollouts.append("ecs-svc/2")
+        return "ecs-svc/2"
+
+    async def wait_rollout(self, deployment_id: str, timeout: float) -> str | None:
+        if self.rollout_state == "COMPLETED":
+            self.tasks = [TaskRef(t.task_id.upper(), t.pid, 0) for t in self.tasks]  # every task replaced
+        return self.rollout_state
 
     def alb_connections(self) -> int:
         return 0
@@ -152,15 +163,23 @@ async def test_a_task_fault_without_a_task_is_refused() -> None:
         await inject("kill-task", FakeDeployment([]))
 
 
-def test_rolling_deployment_is_listed_and_not_available() -> None:
-    scenario = SCENARIOS["rolling-deployment"]
-    assert scenario.inject is None and scenario.unavailable is not None
-    assert "not available yet" in scenario.unavailable
-    assert [s.name for s in SCENARIOS.values() if s.unavailable is None] == [
-        "kill-task",
-        "kill-all",
-        "freeze-task",
-        "restart-redis",
-        "stop-redis",
-        "scale-in",
+async def test_rolling_deployment_forces_a_new_deployment_and_waits_for_it_to_complete() -> None:
+    deployment = FakeDeployment(list(TASKS))
+    timeline = await inject("rolling-deployment", deployment)
+    assert deployment.rollouts == ["ecs-svc/2"]
+    assert [text for _, text in timeline.events] == [
+        "new deployment ecs-svc/2 (ECS UpdateService --force-new-deployment)",
+        "deployment ecs-svc/2 COMPLETED: 3 of 3 tasks replaced",
     ]
+
+
+@pytest.mark.parametrize("state", ["FAILED", None])
+async def test_a_rolling_deployment_that_fails_or_hangs_is_a_fault_error(state: str | None) -> None:
+    deployment = FakeDeployment(list(TASKS))
+    deployment.rollout_state = state
+    with pytest.raises(FaultError):
+        await inject("rolling-deployment", deployment)
+
+
+def test_every_scenario_is_available() -> None:
+    assert [s.name for s in SCENARIOS.values() if s.inject is None or s.unavailable] == []
