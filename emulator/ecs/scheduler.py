@@ -131,13 +131,16 @@ class _Task:
     killed: bool = False
     ever_healthy: bool = False
     target: TargetHealthState | None = None  # as last reported; None = no target
+    _stopped_state: TaskState | None = None
 
     @property
     def stopping(self) -> bool:
         return self.desired_status == "STOPPED"
 
     def state(self) -> TaskState:
-        return TaskState(
+        if self._stopped_state is not None:
+            return self._stopped_state  # a STOPPED task never changes again
+        state = TaskState(
             task_id=self.task_id,
             task_definition_arn=self.revision.task_definition_arn,
             deployment_id=self.deployment_id,
@@ -151,6 +154,9 @@ class _Task:
             stopped_reason=self.stopped_reason,
             exit_code=self.exit_code,
         )
+        if self.last_status == "STOPPED":
+            self._stopped_state = state
+        return state
 
 
 @dataclass
