@@ -6,7 +6,8 @@ in `simulate` (simulated tasks, virtual time); only the clock and the fleet diff
 1. read the service as the account holds it (`Account.read_service()`): a change made through the AWS API —
    update-service, register-scalable-target, put-scaling-policy, put-metric-alarm, a stack update — is seen here,
    on the next tick, as on AWS;
-2. a user's SetAlarmState: run the alarm's policies once (`Autoscaler.override`);
+2. a user's StopTask: the scheduler stops that task in ECS's order (and the service replaces it); a user's
+   SetAlarmState: run the alarm's policies once (`Autoscaler.override`);
 3. on each minute boundary: CloudWatch + Application Auto Scaling (`Autoscaler.tick`), which may write a new
    desired count into the account (read back before the scheduler runs);
 4. the ECS service scheduler (`emulator.ecs.ServiceScheduler.step`) over what the fleet reports: its commands go
@@ -67,6 +68,10 @@ class Account(ScalingAccount, Protocol):
 
     def take_alarm_overrides(self) -> dict[str, str]:
         """{alarm name: state} set by a user's SetAlarmState since the last call (each reported once)."""
+        ...
+
+    def take_stop_requests(self) -> list[tuple[str, str]]:
+        """[(task id, reason)] of a user's StopTask calls since the last call (each reported once)."""
         ...
 
     def publish_service_status(self, status: ServiceStatus, at: Callable[[float], datetime]) -> None:
@@ -144,6 +149,9 @@ class ControlLoop:
     # -- one tick ------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
         service = self.account.read_service()
+        for task_id, reason in self.account.take_stop_requests():
+            if self.scheduler.stop_task(now, task_id, reason):
+                log.info("task %s stopped through StopTask: %s", task_id[:8], reason)
         self._schedule(now, service)  # the counts the policies run from are ECS's counts at this moment
         if not self.autoscaling or self._stopping:
             return

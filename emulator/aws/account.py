@@ -216,6 +216,11 @@ class EmulatedAccount:
         with dispatch.LOCK:
             return cloudwatch_history.take_overrides(self._backend("cloudwatch"))
 
+    def take_stop_requests(self) -> list[tuple[str, str]]:
+        """[(task id, reason)] of a user's StopTask calls since the last call (each reported once)."""
+        with dispatch.LOCK:
+            return ecs_tasks.take_stop_requests(self._backend("ecs"))
+
     def record_scaling_activity(
         self, policy_name: str, alarm_name: str, from_capacity: int, to_capacity: int, timestamp: datetime
     ) -> None:

@@ -280,6 +280,15 @@ class ServiceScheduler:
             elif not task.stopping:
                 self._begin_stop(now, task, reason, out)
 
+    def stop_task(self, now: float, task_id: str, reason: str) -> bool:
+        """ECS StopTask: the task is stopped in the stop order with `reason`; the service replaces it (the next
+        step launches one when the task no longer counts). False when no such task is running or starting."""
+        task = self._tasks.get(task_id)
+        if task is None or task.stopping:
+            return False
+        self._begin_stop(now, task, reason, self._pending)
+        return True
+
     # -- deployments -----------------------------------------------------------------------------------
     def _follow_primary(self, now: float, spec: ServiceSpec) -> None:
         """A PRIMARY id not seen before starts a rolling deployment; the previous PRIMARY becomes ACTIVE."""

@@ -4,7 +4,8 @@
 runs against this account, which holds the desired count the autoscaler writes, the alarm states, the CPU data,
 the scaling activities and the scheduler's last status — the same `emulator.controller.Account` contract the
 live emulator's moto account meets, without a boto3 round trip per tick (that is what keeps days of load at a
-few seconds). Nothing changes it from outside during a simulation, so there are no SetAlarmState overrides.
+few seconds). Nothing changes it from outside during a simulation, so there are no SetAlarmState overrides and no
+StopTask requests.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ class MemoryAccount:
 
     def take_alarm_overrides(self) -> dict[str, str]:
         return {}
+
+    def take_stop_requests(self) -> list[tuple[str, str]]:
+        return []
 
     def record_scaling_activity(
         self, policy_name: str, alarm_name: str, from_capacity: int, to_capacity: int, timestamp: datetime

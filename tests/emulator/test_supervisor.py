@@ -246,3 +246,27 @@ async def test_scaling_activity_overwrites_a_users_desired_count(tmp_path: Path)
         assert described["services"][0]["desiredCount"] <= 3  # the AWS API says what the loop did
     finally:
         await emulator.shutdown(force=True)
+
+
+async def test_stop_task_through_the_api_stops_the_worker_and_the_service_replaces_it(
+    emulator: Emulator,
+) -> None:
+    """`aws ecs stop-task`: the answer says STOPPED-to-be with the reason; the scheduler drains the task's target,
+    stops its worker, and starts a replacement."""
+    service, ecs = emulator.service, emulator.account.client("ecs")
+    [victim, _] = ecs.list_tasks(cluster=service.cluster_name, serviceName=service.service_name)["taskArns"]
+    answer = ecs.stop_task(cluster=service.cluster_name, task=victim, reason="testing a replacement")
+    assert answer["task"]["desiredStatus"] == "STOPPED"
+    assert answer["task"]["stoppedReason"] == "testing a replacement"
+    victim_id = victim.split("/")[-1]
+
+    def stopped() -> bool:
+        found = ecs.describe_tasks(cluster=service.cluster_name, tasks=[victim])["tasks"]
+        return bool(found) and found[0]["lastStatus"] == "STOPPED"
+
+    await eventually(stopped)
+    [described] = ecs.describe_tasks(cluster=service.cluster_name, tasks=[victim])["tasks"]
+    assert described["stoppedReason"] == "testing a replacement"
+    await eventually(lambda: len(healthy(emulator)) == 2 and victim_id not in healthy(emulator))
+    running = ecs.list_tasks(cluster=service.cluster_name, serviceName=service.service_name)["taskArns"]
+    assert len(running) == 2 and victim not in running

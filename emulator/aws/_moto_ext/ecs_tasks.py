@@ -6,6 +6,9 @@ AWS rules (ECS API reference, ListTasks / DescribeTasks / Task; reference §4.3)
 serviceName, family, startedBy and desiredStatus, which defaults to RUNNING (stopped tasks are listed with
 `--desired-status STOPPED`); DescribeTasks takes ARNs or ids and reports unknown ones as failures (MISSING).
 A service's task has group "service:<name>", startedBy its deployment id, launchType FARGATE.
+StopTask on a published task answers it with desiredStatus STOPPED and the reason given (default "Task stopped by
+user"), and queues the request for the control loop (`take_stop_requests`), whose scheduler stops it in ECS's order
+and lets the service replace it.
 
 Published tasks live on moto's Service object (so a moto reset drops them), written and read under
 `dispatch.LOCK`.
@@ -22,9 +25,17 @@ from moto.core.responses import ActionResult
 from moto.ecs.models import Service
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 
-from emulator.ecs.model import REASON_EXITED, REASON_START_FAILED, TaskState
+from emulator.ecs.model import REASON_EXITED, REASON_START_FAILED, REASON_USER, TaskState
 
 _ATTR = "emulator_tasks"  # on moto's Service: {task ARN: DescribeTasks' task}
+_STOPS = "emulator_stop_requests"  # on moto's ECS backend: [(task id, reason)] not yet taken by the loop
+
+
+def take_stop_requests(backend: Any) -> list[tuple[str, str]]:
+    """The StopTask requests made since the last call, oldest first (each reported once)."""
+    requests: list[tuple[str, str]] = getattr(backend, _STOPS, None) or []
+    setattr(backend, _STOPS, [])
+    return requests
 
 
 def task_arn(region: str, account_id: str, cluster: str, task_id: str) -> str:
@@ -156,6 +167,30 @@ def patch_responses() -> None:
         failures = [{"arn": w, "reason": "MISSING"} for w in rest if w not in found]
         return ActionResult({"tasks": [*ours, *theirs], "failures": failures})
 
+    @functools.wraps(EC2ContainerServiceResponse.stop_task)
+    def stop_task(self: EC2ContainerServiceResponse) -> Any:
+        cluster = self.ecs_backend._get_cluster(self._get_param("cluster", "default")).name
+        wanted = str(self._get_param("task", ""))
+        found = next(
+            (
+                t
+                for t in _published(self.ecs_backend, cluster, None)
+                if wanted in (t["taskArn"], t["taskArn"].split("/")[-1])
+            ),
+            None,
+        )
+        if found is None:
+            return original_stop(self)
+        reason = str(self._get_param("reason") or REASON_USER)
+        requests: list[tuple[str, str]] = getattr(self.ecs_backend, _STOPS, None) or []
+        requests.append((found["taskArn"].split("/")[-1], reason))
+        setattr(self.ecs_backend, _STOPS, requests)
+        if found["desiredStatus"] == "RUNNING":
+            found.update(desiredStatus="STOPPED", stoppedReason=reason, stopCode="UserInitiated")
+        return ActionResult({"task": found})
+
+    original_stop = EC2ContainerServiceResponse.stop_task
     list_tasks._emulator_patched = True  # type: ignore[attr-defined]
+    EC2ContainerServiceResponse.stop_task = stop_task  # type: ignore[method-assign]
     EC2ContainerServiceResponse.list_tasks = list_tasks  # type: ignore[method-assign]
     EC2ContainerServiceResponse.describe_tasks = describe_tasks  # type: ignore[method-assign]

@@ -324,3 +324,19 @@ def test_the_same_reports_give_the_same_steps() -> None:
         return list(drive(sched, fleet, spec(2, "ecs-svc/2", NEW), until=fleet.now + 40))
 
     assert once() == once()
+
+
+def test_stop_task_stops_that_task_in_order_with_the_users_reason_and_the_service_replaces_it() -> None:
+    """ECS StopTask on a service's task: deregister, drain, SIGTERM; a new task takes its place."""
+    sched, fleet = scheduler(), FakeFleet()
+    steady(sched, fleet)
+    t0 = fleet.now
+    assert sched.stop_task(t0, "t1", "Task stopped by user")
+    assert not sched.stop_task(t0, "t1", "again")  # already stopping
+    assert not sched.stop_task(t0, "nope", "unknown")
+    steps = drive(sched, fleet, spec(2), until=t0 + 30, start=t0)
+    assert names(steps[0].commands)[:1] == ["Deregister t1"]
+    stopped = task(steps[-1].status, "t1")
+    assert (stopped.last_status, stopped.stopped_reason) == ("STOPPED", "Task stopped by user")
+    assert steps[-1].status.running_count == 2
+    assert {t.task_id for t in steps[-1].status.tasks if t.last_status == "RUNNING"} == {"t2", "t3"}
