@@ -132,7 +132,10 @@ def describe(backend: CloudWatchBackend, params: dict[str, Any]) -> dict[str, An
         and (start is None or item["Timestamp"] >= _aware(start))
         and (end is None or item["Timestamp"] <= _aware(end))
     ]
-    items.sort(key=lambda i: i["Timestamp"], reverse=params.get("ScanBy") != "TimestampAscending")
+    # in the order things happened (under --time-scale the loop's timestamps run ahead of a user's wall-clock
+    # ones, so the timestamps alone would interleave them wrongly)
+    if params.get("ScanBy") != "TimestampAscending":
+        items.reverse()
     first = int(params["NextToken"]) if str(params.get("NextToken") or "").isdigit() else 0
     size = int(params.get("MaxRecords") or DEFAULT_MAX_RECORDS)
     answer: dict[str, Any] = {"AlarmHistoryItems": items[first : first + size]}
