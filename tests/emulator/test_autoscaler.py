@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,18 +12,13 @@ import pytest
 from emulator.autoscaler import Autoscaler
 from emulator.model import ServiceDescription
 from emulator.telemetry import CpuSample
+from support.seed import build_seed_service
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _seed() -> ServiceDescription:
-    path = Path(__file__).resolve().parent / "scaling" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("scaling_seed_for_autoscaler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    service: ServiceDescription = module.build_seed_service()
-    return service
+    return build_seed_service()
 
 
 class FakeAccount:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,18 +14,13 @@ from emulator.controller import ControlLoop
 from emulator.model import ScalableTarget, ServiceDescription
 from emulator.sim.account import MemoryAccount
 from emulator.sim.run import WARMUP_SECONDS, SteppedClock, simulate, simulated_loop
+from support.seed import build_seed_service
 
 HIGH, LOW = "high-cpu", "low-cpu"
 
 
 def _seed() -> ServiceDescription:
-    path = Path(__file__).resolve().parent / "scaling" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("scaling_seed_for_controller", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    service: ServiceDescription = module.build_seed_service()
-    return service
+    return build_seed_service()
 
 
 def _target(service: ServiceDescription) -> ScalableTarget:

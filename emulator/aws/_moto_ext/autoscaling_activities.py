@@ -21,6 +21,8 @@ from moto.applicationautoscaling.exceptions import AWSValidationException
 from moto.applicationautoscaling.models import ApplicationAutoscalingBackend
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 
+from emulator.aws._moto_ext.base import kept_on
+
 _ATTR = "emulator_scaling_activities"
 MAX_RESULTS = 50
 
@@ -54,10 +56,7 @@ def record(
 
 def activities(backend: ApplicationAutoscalingBackend) -> list[dict[str, Any]]:
     """Newest first."""
-    found: list[dict[str, Any]] | None = getattr(backend, _ATTR, None)
-    if found is None:
-        found = []
-        setattr(backend, _ATTR, found)
+    found: list[dict[str, Any]] = kept_on(backend, _ATTR, list)
     return found
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class EmulatorModel:
@@ -43,3 +46,13 @@ def validation_error(message: str) -> Exception:
 
     error: Exception = ValidationError(message=message)
     return error
+
+
+def kept_on(backend: Any, attribute: str, make: Callable[[], T]) -> T:
+    """State the emulator keeps on a moto backend object (so that a moto reset drops it with the backend): the
+    value of `attribute`, created with `make()` the first time."""
+    value: T | None = getattr(backend, attribute, None)
+    if value is None:
+        value = make()
+        setattr(backend, attribute, value)
+    return value

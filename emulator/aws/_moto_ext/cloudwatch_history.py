@@ -26,6 +26,7 @@ from moto.cloudwatch.models import Alarm, CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult
 
+from emulator.aws._moto_ext.base import kept_on
 from emulator.aws._moto_ext.cloudwatch import start_insufficient
 
 _HISTORY, _OVERRIDES = "emulator_alarm_history", "emulator_alarm_overrides"
@@ -34,16 +35,13 @@ DEFAULT_MAX_RECORDS = 100
 
 def history(backend: CloudWatchBackend) -> list[dict[str, Any]]:
     """Every history item, oldest first."""
-    items: list[dict[str, Any]] | None = getattr(backend, _HISTORY, None)
-    if items is None:
-        items = []
-        setattr(backend, _HISTORY, items)
+    items: list[dict[str, Any]] = kept_on(backend, _HISTORY, list)
     return items
 
 
 def take_overrides(backend: CloudWatchBackend) -> dict[str, str]:
     """{alarm name: state} of the users' SetAlarmState calls since the last call."""
-    overrides: dict[str, str] = getattr(backend, _OVERRIDES, None) or {}
+    overrides: dict[str, str] = kept_on(backend, _OVERRIDES, dict)
     setattr(backend, _OVERRIDES, {})
     return overrides
 
@@ -166,9 +164,8 @@ def patch() -> None:
         assert old is not None
         alarm.state_value, alarm.state_reason, alarm.state_reason_data = old
         _set_state(self, alarm, state_value, reason, reason_data or "{}", datetime.now(UTC))
-        overrides: dict[str, str] = getattr(self, _OVERRIDES, None) or {}
+        overrides: dict[str, str] = kept_on(self, _OVERRIDES, dict)
         overrides[alarm_name] = state_value
-        setattr(self, _OVERRIDES, overrides)
 
     @functools.wraps(original_put)
     def put_metric_alarm(self: CloudWatchBackend, *args: Any, **kwargs: Any) -> Alarm:

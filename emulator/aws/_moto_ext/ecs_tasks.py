@@ -25,6 +25,7 @@ from moto.core.responses import ActionResult
 from moto.ecs.models import Service
 from moto.ecs.responses import DESCRIBE_TASKS_TAGS, EC2ContainerServiceResponse
 
+from emulator.aws._moto_ext.base import kept_on
 from emulator.ecs.model import REASON_EXITED, REASON_START_FAILED, REASON_USER, TaskState
 
 _ATTR = "emulator_tasks"  # on moto's Service: {task ARN: DescribeTasks' task}
@@ -33,7 +34,7 @@ _STOPS = "emulator_stop_requests"  # on moto's ECS backend: [(task id, reason)] 
 
 def take_stop_requests(backend: Any) -> list[tuple[str, str]]:
     """The StopTask requests made since the last call, oldest first (each reported once)."""
-    requests: list[tuple[str, str]] = getattr(backend, _STOPS, None) or []
+    requests: list[tuple[str, str]] = kept_on(backend, _STOPS, list)
     setattr(backend, _STOPS, [])
     return requests
 
@@ -182,9 +183,8 @@ def patch_responses() -> None:
         if found is None:
             return original_stop(self)
         reason = str(self._get_param("reason") or REASON_USER)
-        requests: list[tuple[str, str]] = getattr(self.ecs_backend, _STOPS, None) or []
+        requests: list[tuple[str, str]] = kept_on(self.ecs_backend, _STOPS, list)
         requests.append((found["taskArn"].split("/")[-1], reason))
-        setattr(self.ecs_backend, _STOPS, requests)
         if found["desiredStatus"] == "RUNNING":
             found.update(desiredStatus="STOPPED", stoppedReason=reason, stopCode="UserInitiated")
         return ActionResult({"task": found})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +10,10 @@ import pytest
 from conftest import missing  # the rootdir conftest (tests/ is on the path)
 
 from emulator.model import ServiceDescription
+from support.seed import build_seed_service
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 GOLDEN = Path(__file__).resolve().parent / "golden"
-
-
-def _load_seed_builder() -> Callable[[], ServiceDescription]:
-    """The scaling tests' hand-built seed (one definition for both test folders)."""
-    path = Path(__file__).resolve().parents[1] / "scaling" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("scaling_seed_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    builder: Callable[[], ServiceDescription] = module.build_seed_service
-    return builder
-
-
-build_seed_service = _load_seed_builder()
 
 
 @pytest.fixture
