@@ -15,7 +15,8 @@ in `simulate` (simulated tasks, virtual time); only the clock and the fleet diff
    deployments, tasks, events) and the target group's health go back into the account.
 
 `run()` ticks whenever the fleet reports a change (`wake()`), at the scheduler's next deadline, on every minute
-boundary, and at least every `interval` seconds of the clock (to see API changes). `stop()` stops every task in
+boundary, and at least every `interval` seconds of the clock (to see API changes); a failed tick is logged and the
+next one comes `interval` later. When the account cannot be read the loop goes on with the last service it read. `stop()` stops every task in
 AWS's order and returns once all are STOPPED.
 
 Nothing here keeps a copy of the desired count, min/max, policies or alarms between ticks: the account is the
@@ -25,6 +26,7 @@ one truth.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -143,12 +145,14 @@ class ControlLoop:
         )
         self._last_health: tuple[TargetHealthRow, ...] | None = None
         self._cpu_baseline = False
+        self._service: ServiceDescription | None = None
+        self._read_failed = False
         self._wake = asyncio.Event()
         self._stopping = False
 
     # -- one tick ------------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
-        service = self.account.read_service()
+        service = self._read_service()
         for task_id, reason in self.account.take_stop_requests():
             if self.scheduler.stop_task(now, task_id, reason):
                 log.info("task %s stopped through StopTask: %s", task_id[:8], reason)
@@ -160,20 +164,39 @@ class ControlLoop:
             self._cpu_baseline = True
         decided = self._overrides(now, service)
         if now >= self._next_minute:
-            decided = self._minute(self._next_minute, decided)
-            self._next_minute = max(self._next_minute + PERIOD, math.floor(now / PERIOD) * PERIOD + PERIOD)
+            at = self._next_minute
+            # the next boundary first: a minute whose evaluation fails is skipped, not retried in a tight loop
+            self._next_minute = max(at + PERIOD, math.floor(now / PERIOD) * PERIOD + PERIOD)
+            decided = self._minute(at, decided)
         if decided.desired_count != service.desired_count:
             self._schedule(now, decided)  # a new desired count is acted on at once
 
     def next_wake(self, now: float) -> float:
-        """The clock time of the next tick unless the fleet reports something first."""
+        """The clock time of the next tick unless the fleet reports something first (never `now` itself: a
+        boundary or deadline already past is acted on by the tick that follows `interval` later)."""
         candidates = [now + self.interval]
         if self.autoscaling and not self._stopping:
             candidates.append(self._next_minute)
         deadline = self.scheduler.next_deadline(now)
         if deadline is not None:
             candidates.append(deadline)
-        return max(now, min(candidates))
+        upcoming = [t for t in candidates if t > now]
+        return min(upcoming, default=now + self.interval)
+
+    def _read_service(self) -> ServiceDescription:
+        """The account's service; when it cannot be read (deleted through the API, moto gone) the last one read,
+        so that the tasks keep being looked after and a shutdown still completes."""
+        try:
+            self._service = self.account.read_service()
+        except Exception:
+            if self._service is None:
+                raise
+            if not self._read_failed:
+                log.exception("reading the service from the account failed: going on with the last one read")
+            self._read_failed = True
+            return self._service
+        self._read_failed = False
+        return self._service
 
     def _overrides(self, now: float, service: ServiceDescription) -> ServiceDescription:
         overrides = self.account.take_alarm_overrides()
@@ -182,7 +205,7 @@ class ControlLoop:
             self.autoscaler.override(
                 now, service, alarm_name, state, self._running(), self._deployment_in_progress()
             )
-        return self.account.read_service() if overrides else service
+        return self._read_service() if overrides else service
 
     def _minute(self, at: float, service: ServiceDescription) -> ServiceDescription:
         running = self._running()
@@ -190,11 +213,11 @@ class ControlLoop:
         if self.on_minute is not None:
             states = {e.alarm_name: e.state for e in result.evaluations}
             self.on_minute(MinuteRecord(at, service.desired_count, result.desired, running, states))
-        return self.account.read_service() if result.activity is not None else service
+        return self._read_service() if result.activity is not None else service
 
     def _schedule(self, now: float, service: ServiceDescription) -> None:
         spec = service_spec(service)
-        changed = False
+        changed, rollback = False, None
         for _ in range(MAX_STEPS_PER_TICK):  # until the scheduler has nothing more to say at this time
             step = self.scheduler.step(now, spec, self.fleet.reports(), self.fleet.targets())
             for command in step.commands:
@@ -203,9 +226,12 @@ class ControlLoop:
                 except Exception:
                     log.exception("the fleet could not carry out %s", command)
             self.status, changed = step.status, changed or step.changed
+            rollback = rollback or step.status.rollback  # asked for by one step: the account must see it
             if not step.commands:
                 break
         if changed and self.status is not None:
+            if rollback is not None and self.status.rollback is None:
+                self.status = dataclasses.replace(self.status, rollback=rollback)
             self.account.publish_service_status(self.status, self.autoscaler.timestamp)
         health = tuple(self.fleet.target_health())
         if health != self._last_health:
@@ -232,6 +258,8 @@ class ControlLoop:
                 self.tick(now)
             except Exception:
                 log.exception("control loop tick failed at clock %.1f s", now)
+                if self._stopping:  # nothing can be read: the hands still stop every worker
+                    return
             if self._stopping and self.scheduler.done:
                 return
             woken = asyncio.ensure_future(self._wake.wait())

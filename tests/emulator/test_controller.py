@@ -175,3 +175,102 @@ def test_the_loop_is_the_same_object_live_and_in_simulate() -> None:
     """No second loop: `simulate` builds a ControlLoop (the class `chat-emulator up` runs)."""
     loop, *_ = simulated_loop(_seed(), [0.5], SteppedClock(0))
     assert type(loop) is ControlLoop
+
+
+def test_a_tripped_circuit_breaker_rolls_the_service_back_through_the_account() -> None:
+    """The breaker's Rollback reaches the account (even when the step that asks for it is followed by others in
+    the same tick), the account starts a new PRIMARY of the last completed revision, and the loop rolls to it."""
+    from emulator.model import DeploymentConfiguration
+    from emulator.telemetry import CpuSample
+
+    from .ecs.fleet import Behaviour, FakeFleet, scheduler
+
+    good, bad = (f"arn:aws:ecs:us-east-1:123456789012:task-definition/chat:{n}" for n in (1, 2))
+    seed = _seed()
+    service = dataclasses.replace(
+        seed,
+        task_definition=dataclasses.replace(seed.task_definition, task_definition_arn=good),
+        deployment_configuration=DeploymentConfiguration(200, 100, True, True),
+    )
+
+    class RollingBackAccount(MemoryAccount):
+        def publish_service_status(self, status: Any, at: Any) -> None:
+            if status.rollback is not None:  # what emulator.aws does: a new PRIMARY of that revision
+                td = dataclasses.replace(
+                    self.service.task_definition, task_definition_arn=status.rollback.task_definition_arn
+                )
+                self.service = dataclasses.replace(
+                    self.service, primary_deployment_id="ecs-svc/3", task_definition=td
+                )
+            self.status = status
+
+    class Hands:
+        def __init__(self, clock: SteppedClock) -> None:
+            self.clock, self.fleet = clock, FakeFleet({bad: Behaviour(start_error="boom", start_seconds=1)})
+
+        def execute(self, command: Any) -> None:
+            self.fleet.execute(command, self.clock.time)
+
+        def reports(self) -> Any:
+            self.fleet.now = self.clock.time
+            return self.fleet.reports()
+
+        def targets(self) -> Any:
+            self.fleet.now = self.clock.time
+            return self.fleet.targets()
+
+        def target_health(self) -> tuple[()]:
+            return ()
+
+    idle = type("Idle", (), {"sample": lambda self: CpuSample([], 60.0)})()
+    clock, account = SteppedClock(0.0), RollingBackAccount(service)
+    loop = ControlLoop(clock, account, Hands(clock), idle, autoscaling=False, scheduler=scheduler())
+    for t in range(30):
+        clock.time = float(t)
+        loop.tick(clock.time)
+    first = account.read_service().primary_deployment_id
+    bad_td = dataclasses.replace(account.service.task_definition, task_definition_arn=bad)
+    account.service = dataclasses.replace(
+        account.service, primary_deployment_id="ecs-svc/2", task_definition=bad_td
+    )
+    for t in range(30, 150):
+        clock.time = float(t)
+        loop.tick(clock.time)
+    assert account.status is not None
+    states = {d.deployment_id: d.rollout_state for d in account.status.deployments}
+    assert account.read_service().task_definition.task_definition_arn == good
+    assert states == {"ecs-svc/3": "COMPLETED"} and first != "ecs-svc/3"
+    running = [t for t in account.status.tasks if t.last_status == "RUNNING"]
+    assert len(running) == 2 and {t.task_definition_arn for t in running} == {good}
+
+
+async def test_an_account_that_cannot_be_read_neither_spins_the_loop_nor_blocks_the_shutdown() -> None:
+    """`ecs delete-service` under a running emulator: every read fails; the loop logs, ticks once per interval with
+    the last service it read, and a stop still ends every task."""
+    clock = VirtualClock(start=0)
+    loop, account, _, _ = simulated_loop(_seed(), [0.5] * 10, clock, interval=1.0, task_start_seconds=5)
+    running = asyncio.ensure_future(loop.run())
+    for _ in range(20):
+        await clock.advance(1.0)
+        await asyncio.sleep(0)
+    reads = 0
+
+    def gone() -> ServiceDescription:
+        nonlocal reads
+        reads += 1
+        raise RuntimeError("ServiceNotFoundException")
+
+    account.read_service = gone  # type: ignore[method-assign]
+    for _ in range(120):  # two minute boundaries, whose evaluations fail
+        await clock.advance(1.0)
+        for _ in range(4):
+            await asyncio.sleep(0)
+    assert 100 <= reads <= 400  # about one read per tick, one tick per second: no tight loop
+    loop.stop()
+    for _ in range(120):
+        if running.done():
+            break
+        await clock.advance(1.0)
+        for _ in range(4):
+            await asyncio.sleep(0)
+    assert running.done() and loop.scheduler.done

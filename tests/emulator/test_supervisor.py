@@ -266,7 +266,7 @@ async def test_stop_task_through_the_api_stops_the_worker_and_the_service_replac
 
     await eventually(stopped)
     [described] = ecs.describe_tasks(cluster=service.cluster_name, tasks=[victim])["tasks"]
-    assert described["stoppedReason"] == "testing a replacement"
+    assert (described["stoppedReason"], described["stopCode"]) == ("testing a replacement", "UserInitiated")
     await eventually(lambda: len(healthy(emulator)) == 2 and victim_id not in healthy(emulator))
     running = ecs.list_tasks(cluster=service.cluster_name, serviceName=service.service_name)["taskArns"]
     assert len(running) == 2 and victim not in running

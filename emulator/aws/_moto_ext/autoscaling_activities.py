@@ -23,6 +23,7 @@ from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 
 from emulator.aws._moto_ext.base import kept_on
 
+MAX_ACTIVITIES = 10_000
 _ATTR = "emulator_scaling_activities"
 MAX_RESULTS = 50
 
@@ -50,7 +51,9 @@ def record(
         "StatusCode": "Successful",
         "StatusMessage": f"Successfully set desired count to {to_capacity}. Change successfully fulfilled by ecs.",
     }
-    activities(backend).insert(0, activity)
+    kept = activities(backend)
+    kept.insert(0, activity)
+    del kept[MAX_ACTIVITIES:]  # AWS keeps six weeks; a long run keeps the newest
     return activity
 
 

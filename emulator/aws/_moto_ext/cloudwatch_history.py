@@ -29,6 +29,7 @@ from moto.core.responses import ActionResult
 from emulator.aws._moto_ext.base import kept_on
 from emulator.aws._moto_ext.cloudwatch import start_insufficient
 
+MAX_HISTORY_ITEMS = 10_000  # about a week of an alarm changing state every minute
 _HISTORY, _OVERRIDES = "emulator_alarm_history", "emulator_alarm_overrides"
 DEFAULT_MAX_RECORDS = 100
 
@@ -86,7 +87,8 @@ def _state(value: str, reason: str, reason_data: str | None) -> dict[str, Any]:
 def _add(
     backend: CloudWatchBackend, name: str, timestamp: datetime, kind: str, summary: str, data: dict[str, Any]
 ) -> None:
-    history(backend).append(
+    items = history(backend)
+    items.append(
         {
             "AlarmName": name,
             "AlarmType": "MetricAlarm",
@@ -96,6 +98,7 @@ def _add(
             "HistoryData": json.dumps(data),
         }
     )
+    del items[:-MAX_HISTORY_ITEMS]  # AWS keeps 14 days; a long run keeps the newest items
 
 
 def _configuration(alarm: Alarm) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from emulator.aws._moto_ext.base import kept_on
 from emulator.ecs.model import REASON_EXITED, REASON_START_FAILED, REASON_USER, TaskState
 
 _ATTR = "emulator_tasks"  # on moto's Service: {task ARN: DescribeTasks' task}
+_BY_USER = "emulator_stopped_by_user"  # on moto's Service: ids of the tasks a user's StopTask stopped
 _STOPS = "emulator_stop_requests"  # on moto's ECS backend: [(task id, reason)] not yet taken by the loop
 
 
@@ -52,9 +53,13 @@ def publish(
     """Replace the service's tasks with `tasks` (those the scheduler still reports)."""
     account_id, region, cluster = service._account_id, service.region_name, service.cluster_name
     described = {}
+    by_user: set[str] = kept_on(service, _BY_USER, set)
     for task in tasks:
         arn = task_arn(region, account_id, cluster, task.task_id)
         described[arn] = _described(task, arn, service.cluster_arn, service.name, container_names, at)
+        if task.task_id in by_user and task.desired_status == "STOPPED":
+            described[arn]["stopCode"] = "UserInitiated"
+    by_user.intersection_update(task.task_id for task in tasks)  # forget the tasks no longer listed
     setattr(service, _ATTR, described)
 
 
@@ -183,8 +188,12 @@ def patch_responses() -> None:
         if found is None:
             return original_stop(self)
         reason = str(self._get_param("reason") or REASON_USER)
+        task_id = found["taskArn"].split("/")[-1]
         requests: list[tuple[str, str]] = kept_on(self.ecs_backend, _STOPS, list)
-        requests.append((found["taskArn"].split("/")[-1], reason))
+        requests.append((task_id, reason))
+        for service in list(self.ecs_backend.services.values()):
+            if found["taskArn"] in getattr(service, _ATTR, {}):
+                kept_on(service, _BY_USER, set).add(task_id)
         if found["desiredStatus"] == "RUNNING":
             found.update(desiredStatus="STOPPED", stoppedReason=reason, stopCode="UserInitiated")
         return ActionResult({"task": found})
