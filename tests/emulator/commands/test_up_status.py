@@ -96,6 +96,7 @@ def test_second_ctrl_c_forces_past_the_drain(tmp_path: Path, capsys: Any) -> Non
     argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "1"]
     proc = subprocess.Popen([*argv, "--state-file", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL)
     try:
+
         def healthy_target() -> dict[str, Any] | None:
             found = status_json(state, capsys)
             targets = (found or {}).get("targets") or [{}]
