@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
+from importlib import metadata
 
 from chat.config import ConfigError, Settings
 from chat.server import ChatWorker
@@ -34,7 +36,40 @@ def _runner() -> asyncio.Runner:
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
-def main() -> int:
+HELP = """\
+Run one chat worker (one ECS task): the Socket.IO chat, its page and /healthz, on HOST:PORT.
+
+It takes no arguments: it is configured from the environment, as on Fargate. The main variables:
+  HOST, PORT                      where it listens (default 0.0.0.0:3000)
+  REDIS_ENDPOINT, REDIS_PORT      the ElastiCache endpoint, as the task definition sets it; or REDIS_URL;
+                                  neither: an embedded fakeredis (one worker only)
+  REDIS_PASSWORD, REDIS_TLS       for an ElastiCache with AUTH / in-transit encryption
+  PING_INTERVAL, PING_TIMEOUT     the Engine.IO heartbeat in seconds (4, 8)
+  MESSAGE_RATE, PUBLISH_TIMEOUT   limits; LOG_LEVEL (INFO); see the README's Configuration table for all
+A wrong value stops the worker with an error naming the variable.
+"""
+
+
+def _arguments(argv: list[str] | None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m chat",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.parse_args(argv)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("fargate-chat")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a tree that is not installed
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    _arguments(argv)  # --help / --version print and exit; anything else is an error (exit 2)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:
