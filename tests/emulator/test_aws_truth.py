@@ -140,8 +140,9 @@ async def truth(aws: Aws, target_group_arn: str, count: int, timeout: float = 30
         )
     except AssertionError:
         now = await sample(aws, target_group_arn)
+        live = sorted(k[:6] for k in await aws.workers())
         raise AssertionError(
-            f"never steady at {count} with the workers matching: {now.brief()}; workers {sorted(k[:6] for k in await aws.workers())}"
+            f"never steady at {count} as the workers are: {now.brief()}; workers {live}"
         ) from None
     now, serving = found
     assert now.primary["runningCount"] == count and now.primary["desiredCount"] == count
@@ -154,9 +155,8 @@ async def truth(aws: Aws, target_group_arn: str, count: int, timeout: float = 30
         assert isinstance(task["startedAt"], datetime)
         revision = await aws.task_definition(task["taskDefinitionArn"])
         for name, value in environment(revision["containerDefinitions"][0]).items():
-            if (
-                not name.startswith("REDIS_") and name != "PORT"
-            ):  # the emulator's own: where it listens, its Redis
+            # where it listens and which Redis it reaches are the emulator's own (emulator.cluster.environment)
+            if not name.startswith("REDIS_") and name != "PORT":
                 assert worker.environ.get(name) == value, (name, worker.environ.get(name), value)
     by_id = {t["Target"]["Id"]: t for t in now.targets}
     for worker in serving.values():
@@ -492,28 +492,15 @@ async def test_tasks_of_a_revision_that_never_starts_stop_as_failed_to_start(tmp
         bad_arn = await aws.register_revision((await aws.service())["taskDefinition"], LOG_LEVEL="BOGUS")
         await aws.update_service(taskDefinition=bad_arn)
 
-        async def failed_starts() -> list[dict[str, Any]] | None:
-            stopped = [
-                t
-                for t in await aws.tasks("STOPPED")
-                if t["taskDefinitionArn"] == bad_arn and t["lastStatus"] == "STOPPED"
+        def failed_starts(now: Sample) -> list[dict[str, Any]]:
+            return [
+                t for t in now.tasks if t["taskDefinitionArn"] == bad_arn and t["lastStatus"] == "STOPPED"
             ]
-            return stopped if len(stopped) >= 2 else None
 
-        stopped = await roll(
-            aws,
-            tg,
-            lambda s: (
-                len(
-                    [t for t in s.tasks if t["taskDefinitionArn"] == bad_arn and t["lastStatus"] == "STOPPED"]
-                )
-                >= 2
-            ),
-            timeout=30,
-        )
-        assert stopped[-1].primary["rolloutState"] == "IN_PROGRESS"
-        assert set(before) <= {task_id(t) for t in stopped[-1].running()}
-        for task in await eventually("two failed starts", failed_starts):
+        samples = await roll(aws, tg, lambda now: len(failed_starts(now)) >= 2, timeout=30)
+        assert samples[-1].primary["rolloutState"] == "IN_PROGRESS"
+        assert set(before) <= {task_id(t) for t in samples[-1].running()}
+        for task in failed_starts(samples[-1]):
             assert task["stoppedReason"].startswith("Task failed to start"), task["stoppedReason"]
             assert task["stopCode"] == "TaskFailedToStart", (task["stoppedReason"], task["stopCode"])
 
