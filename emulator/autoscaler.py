@@ -171,8 +171,8 @@ class Autoscaler:
                 self.account.set_alarm_state(
                     alarm.alarm_name,
                     evaluation.state,
-                    evaluation.reason,
-                    evaluation.reason_data(alarm),
+                    evaluation.reason(alarm, self.timestamp),
+                    evaluation.reason_data(alarm, self.timestamp),
                     self.timestamp(at),
                 )
             except Exception:

@@ -9,8 +9,9 @@ tracking reads how many tasks produced the metric (ECS sends one sample per RUNN
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from emulator.model import AlarmState, ComparisonOperator, MetricAlarm, TreatMissingData
@@ -86,26 +87,84 @@ class AlarmEvaluation:
     threshold: float
     timestamp: float
     evaluated_sample_counts: tuple[float, ...] = ()  # SampleCount of each evaluated datapoint
+    evaluated_times: tuple[float, ...] = ()  # the start of each evaluated datapoint's period
 
     @property
     def changed(self) -> bool:
         return self.state != self.previous_state
 
-    @property
-    def reason(self) -> str:
-        shown = ", ".join(f"{v:g}" for v in self.evaluated_values) or "no datapoints"
-        return f"Threshold Crossed: [{shown}] evaluated against threshold {self.threshold:g}: {self.state}."
+    def reason(self, alarm: MetricAlarm, at: Callable[[float], datetime]) -> str:
+        """StateReason as CloudWatch words it, e.g. "Threshold Crossed: 1 datapoint [75.0 (01/12/26 12:46:00)]
+        was greater than or equal to the threshold (70.0).", with `at` turning clock seconds into datetimes."""
+        if not self.evaluated_values:
+            n = alarm.evaluation_periods
+            return f"Insufficient Data: {n} datapoint{'s were' if n > 1 else ' was'} unknown."
+        shown = ", ".join(
+            f"{_number(v)} ({at(t):%d/%m/%y %H:%M:%S})"
+            for v, t in zip(self.evaluated_values, self.evaluated_times, strict=False)
+        )
+        words = _OPERATOR_WORDS[alarm.comparison_operator]
+        count = len(self.evaluated_values)
+        breaching = sum(
+            breaches(v, alarm.comparison_operator, alarm.threshold) for v in self.evaluated_values
+        )
+        if self.state == "ALARM":
+            verb = "was" if breaching == 1 else "were"
+            told = (
+                f"{breaching} datapoint" if count == 1 else f"{breaching} out of the last {count} datapoints"
+            )
+            relation = words
+        else:
+            verb = "was" if count == 1 else "were"
+            told = "1 datapoint" if count == 1 else f"{count} out of the last {count} datapoints"
+            relation = f"not {words}"
+        text = f"Threshold Crossed: {told} [{shown}] {verb} {relation} the threshold ({_number(alarm.threshold)})."
+        if self.changed and self.state in ("ALARM", "OK") and self.previous_state in ("ALARM", "OK"):
+            needed = datapoints_to_alarm(alarm) if self.state == "ALARM" else 1
+            plural = "s" if needed > 1 else ""
+            text = f"{text[:-1]} (minimum {needed} datapoint{plural} for {self.previous_state} -> {self.state} transition)."
+        return text
 
-    def reason_data(self, alarm: MetricAlarm) -> dict[str, object]:
-        """The StateReasonData a scaling policy reads (reference 1.12)."""
+    def reason_data(self, alarm: MetricAlarm, at: Callable[[float], datetime]) -> dict[str, object]:
+        """StateReasonData in CloudWatch's format (the fields a scaling policy and a user's alerting read,
+        reference 1.12)."""
+        start = self.timestamp - alarm.period * alarm.evaluation_periods
         return {
             "version": "1.0",
+            "queryDate": _iso(at(self.timestamp)),
+            "startDate": _iso(at(start)),
             "statistic": alarm.statistic,
             "period": alarm.period,
             "recentDatapoints": list(self.evaluated_values),
-            "threshold": alarm.threshold,
-            "evaluatedDatapoints": [v for v in self.recent_values if v is not None],
+            "threshold": float(alarm.threshold),
+            "evaluatedDatapoints": [
+                {"timestamp": _iso(at(t)), "sampleCount": float(c), "value": v}
+                for v, t, c in zip(
+                    self.evaluated_values,
+                    self.evaluated_times,
+                    self.evaluated_sample_counts or (1.0,) * len(self.evaluated_values),
+                    strict=False,
+                )
+            ],
         }
+
+
+_OPERATOR_WORDS = {
+    "GreaterThanOrEqualToThreshold": "greater than or equal to",
+    "GreaterThanThreshold": "greater than",
+    "LessThanThreshold": "less than",
+    "LessThanOrEqualToThreshold": "less than or equal to",
+}
+
+
+def _number(value: float) -> str:
+    """CloudWatch shows datapoints and thresholds as floats: 70.0, 0.33."""
+    return repr(float(round(value, 6)))
+
+
+def _iso(moment: datetime) -> str:
+    """CloudWatch's timestamp format in StateReasonData: 2026-12-01T12:46:00.000+0000."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}" + moment.strftime("%z")
 
 
 def datapoints_to_alarm(alarm: MetricAlarm) -> int:
@@ -125,6 +184,8 @@ def evaluate_alarm(
     state = evaluate_slots(slots, n, datapoints_to_alarm(alarm), alarm.treat_missing_data, current)
     real = [i for i in evaluated_slots(slots, n) if values[i] is not None]
     counts = store.period_values(alarm_metric_key(alarm), "SampleCount", alarm.period, n + 2, now)
+    last_end = (now // alarm.period) * alarm.period
+    starts = [last_end - (n + 2 - i) * alarm.period for i in range(n + 2)]
     return AlarmEvaluation(
         alarm.alarm_name,
         state,
@@ -134,4 +195,5 @@ def evaluate_alarm(
         alarm.threshold,
         now,
         tuple(c for i in real if (c := counts[i]) is not None),
+        tuple(starts[i] for i in real),
     )

@@ -166,7 +166,7 @@ async def truth(aws: Aws, target_group_arn: str, count: int, timeout: float = 30
 
 AWS_STATE_REASON = re.compile(
     r"^Threshold Crossed: \d+ (out of the last \d+ )?datapoints? \[[\d.]+ \(\d\d/\d\d/\d\d \d\d:\d\d:\d\d\)"
-    r"(, [\d.]+ \(\d\d/\d\d/\d\d \d\d:\d\d:\d\d\))*\] was (not )?(greater|less) than( or equal to)? "
+    r"(, [\d.]+ \(\d\d/\d\d/\d\d \d\d:\d\d:\d\d\))*\] (was|were) (not )?(greater|less) than( or equal to)? "
     r"the threshold \([\d.]+\)"
 )
 
@@ -253,13 +253,6 @@ class TestOneIdleEmulator:
             assert change["newState"]["stateValue"] == state
             assert change["newState"]["stateReason"] == alarm["StateReason"]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="emulator/scaling/alarms.py AlarmEvaluation.reason/reason_data: StateReason is "
-        "'Threshold Crossed: [0.33] evaluated against threshold 20: ALARM.' and evaluatedDatapoints a list of "
-        "numbers; AWS says 'Threshold Crossed: 1 datapoint [0.33 (01/12/26 12:46:00)] was less than or equal to "
-        "the threshold (20.0).' with queryDate, startDate and evaluatedDatapoints [{timestamp, sampleCount, value}]",
-    )
     async def test_alarm_state_reason_is_worded_as_aws_words_it(self, idle: Idle) -> None:
         """describe-alarms' StateReason and StateReasonData in CloudWatch's format (a user's alerting parses them)."""
         for suffix in ("-high-cpu", "-low-cpu"):
@@ -476,12 +469,6 @@ async def test_a_revision_that_never_starts_trips_the_circuit_breaker_and_rolls_
         assert any(m.startswith(f"(service {name}) rolling back to deployment ") for m in messages), messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator/aws/_moto_ext/ecs_tasks.py _stop_code compares stoppedReason == 'Task failed to start', "
-    "but the scheduler writes 'Task failed to start: <error>': stopCode is ServiceSchedulerInitiated where "
-    "ECS says TaskFailedToStart",
-)
 async def test_tasks_of_a_revision_that_never_starts_stop_as_failed_to_start(tmp_path: Path) -> None:
     """Circuit breaker off: a revision whose worker exits at start-up keeps its deployment IN_PROGRESS, its
     tasks STOPPED with stopCode TaskFailedToStart, and the old tasks serving (75 % of 2 = 2 must stay)."""

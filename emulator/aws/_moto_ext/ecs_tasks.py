@@ -110,7 +110,7 @@ def _described(
 def _stop_code(reason: str | None) -> str:
     if reason == REASON_EXITED:
         return "EssentialContainerExited"
-    if reason == REASON_START_FAILED:
+    if reason is not None and reason.startswith(REASON_START_FAILED):
         return "TaskFailedToStart"
     return "ServiceSchedulerInitiated"
 
