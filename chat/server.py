@@ -61,6 +61,7 @@ class ChatWorker:
             port=self.settings.port,
             lifespan="off",
             log_level=self.settings.log_level.lower(),
+            log_config=None,  # uvicorn's records go through the process's own logging (not straight to stderr)
             access_log=False,
             ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport
             ws_ping_interval=None,  # Engine.IO has its own heartbeat; no second one
@@ -97,6 +98,7 @@ class ChatWorker:
             port=port,
             lifespan="off",
             log_level=self.settings.log_level.lower(),
+            log_config=None,
             access_log=False,
         )
         self._metrics_server = server = _EmbeddableServer(config)

@@ -25,6 +25,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -54,13 +55,21 @@ HEADER_TIMEOUT_WALL_SECONDS = 60.0  # real seconds the ALB waits for a request h
 log = logging.getLogger(__name__)
 
 Isolation = Literal["inproc", "process"]
-STATE_FILE_NAME = "fargate-chat-emulator.json"
+STATE_FILE_PREFIX = "fargate-chat-emulator"
+DEFAULT_PORT = 8080
 
 
-def default_state_file() -> Path:
-    """Where `up` writes the admin address for `status`: $XDG_RUNTIME_DIR, else the temp dir."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / STATE_FILE_NAME
+def default_state_file(port: int | None = None) -> Path:
+    """Where `up` writes its addresses for `status`: one file per user (in $XDG_RUNTIME_DIR, else the temp dir,
+    named with the user id) and per load balancer port, so that several users and several emulators on one
+    machine do not overwrite each other. Without a port: the one emulator of this user that is running (the
+    only state file there is), else the default port's file."""
+    base = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir())
+    stem = f"{STATE_FILE_PREFIX}-{os.getuid()}"
+    if port is not None:
+        return base / f"{stem}-{port}.json"
+    found = sorted(base.glob(f"{stem}-*.json"))
+    return found[0] if len(found) == 1 else base / f"{stem}-{DEFAULT_PORT}.json"
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ class EmulatorConfig:
 
     workers: int | None = None
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = DEFAULT_PORT
     isolation: Isolation = "inproc"
     redis_url: str | None = None
     drop_cookies: bool = False
@@ -99,7 +108,7 @@ class Deployment:
     loop: ControlLoop
     telemetry: Telemetry
     admin: AdminServer
-    run_dir: Path
+    run_dir: Path | None  # the worker processes' logs (process isolation)
 
 
 class Emulator:
@@ -163,7 +172,7 @@ class Emulator:
         if self.config.workers is not None:
             account.set_desired_count(self.config.workers)
         service = account.read_service()
-        run_dir = Path(tempfile.mkdtemp(prefix="fargate-chat-emulator-"))
+        run_dir = self._run_dir()
         target_group = TargetGroup(self._target_group_settings(service), self.clock)
         checker = HealthChecker(target_group, self.clock, min_timeout_wall_seconds=HEALTH_TIMEOUT_FLOOR)
         self._background.spawn(checker.run(), "alb-health-checker")
@@ -226,13 +235,20 @@ class Emulator:
         self._write_state_file()
         return self._deployment
 
+    def _run_dir(self) -> Path | None:
+        """The folder of the worker processes' logs (process isolation only): `up` prints where it is; a clean
+        stop removes it, a forced one keeps it and says so."""
+        if self.config.isolation != "process":
+            return None
+        return Path(tempfile.mkdtemp(prefix=f"{STATE_FILE_PREFIX}-logs-"))
+
     def _target_group_settings(self, service: ServiceDescription) -> Any:
         if self.config.stickiness is None:
             return service.target_group
         return dataclasses.replace(service.target_group, stickiness_enabled=self.config.stickiness)
 
     def _launcher(
-        self, service: ServiceDescription, redis_url: str, fake_server: Any, run_dir: Path
+        self, service: ServiceDescription, redis_url: str, fake_server: Any, run_dir: Path | None
     ) -> WorkerLauncher:
         stop_timeout = service.task_definition.stop_timeout_seconds / self.config.time_scale
         if self.config.isolation == "process":
@@ -268,9 +284,12 @@ class Emulator:
         )
         return await build_status(sources)
 
+    def _state_file(self) -> Path:
+        return self.config.state_file or default_state_file(self.config.port or None)
+
     def _write_state_file(self) -> None:
         d = self.deployment
-        path = self.config.state_file or default_state_file()
+        path = self._state_file()
         state = {
             "pid": os.getpid(),
             "admin_url": d.admin.url,
@@ -297,7 +316,12 @@ class Emulator:
             await d.admin.stop()
         await asyncio.to_thread(self._stack.close)
         await self.redis.stop()
-        path = self.config.state_file or default_state_file()
+        if d is not None and d.run_dir is not None:
+            if force:  # something went wrong, or the user was in a hurry: the workers' logs may tell
+                print(f"Worker logs kept in {d.run_dir}", file=sys.stderr, flush=True)
+            else:
+                shutil.rmtree(d.run_dir, ignore_errors=True)
+        path = self._state_file()
         with contextlib.suppress(OSError, ValueError):
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()

@@ -133,15 +133,26 @@ def _dashboard(console: Console) -> Callable[[Emulator], Awaitable[None]]:
 
 
 def _announce(emulator: Emulator) -> None:
-    service = emulator.service
+    service = emulator.account.read_service()
+    endpoint = getattr(emulator.account, "endpoint_url", None)
+    region = getattr(emulator.account, "region", "us-east-1")
     lines = [
         f"Load balancer:  {emulator.load_balancer.url}   (open it in two browser tabs)",
-        f"AWS endpoint:   {getattr(emulator.account, 'endpoint_url', None)}   "
-        f"(aws --endpoint-url ... ecs update-service --cluster {service.cluster_name} "
-        f"--service {service.service_name} --desired-count N)",
+        f"AWS endpoint:   {endpoint}   (the emulated account; moto takes any credentials)",
+        f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={region} "
+        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        f"  aws ecs describe-services --cluster {service.cluster_name} --services {service.service_name}",
         f"Admin:          {emulator.deployment.admin.url}   (chat-emulator status)",
-        f"Workers:        {emulator.account.read_service().desired_count} x "
-        f"{emulator.config.isolation}; Redis: {emulator.redis.description}",
-        "Press Ctrl+C to stop.",
+        f"Workers:        {service.desired_count} x {emulator.config.isolation}; Redis: {emulator.redis.description}",
     ]
+    if emulator.deployment.run_dir is not None:
+        lines.append(f"Worker logs:    {emulator.deployment.run_dir}")
+    if emulator.config.workers is not None and emulator.config.autoscaling and service.scalable_target:
+        target = service.scalable_target
+        lines.append(
+            f"Note: autoscaling is on: the template's alarms will move the desired count from {service.desired_count} "
+            f"(between MinCapacity {target.min_capacity} and MaxCapacity {target.max_capacity}); "
+            "--no-autoscaling keeps it where you put it."
+        )
+    lines.append("Press Ctrl+C to stop.")
     print("\n".join(lines), flush=True)

@@ -270,3 +270,18 @@ async def test_stop_task_through_the_api_stops_the_worker_and_the_service_replac
     await eventually(lambda: len(healthy(emulator)) == 2 and victim_id not in healthy(emulator))
     running = ecs.list_tasks(cluster=service.cluster_name, serviceName=service.service_name)["taskArns"]
     assert len(running) == 2 and victim not in running
+
+
+def test_the_state_file_is_per_user_and_per_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two users, or two emulators of one user, never overwrite each other's state file; `status` without
+    options finds the user's one running emulator."""
+    from emulator.supervisor import default_state_file
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    a, b = default_state_file(8080), default_state_file(9090)
+    assert a != b and str(os.getuid()) in a.name and a.parent == tmp_path
+    assert default_state_file() == a  # none running: the default port's
+    b.write_text("{}")
+    assert default_state_file() == b  # the only one running
+    a.write_text("{}")
+    assert default_state_file() == a  # several: the default port's (status --state-file picks another)

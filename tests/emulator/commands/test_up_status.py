@@ -85,6 +85,12 @@ def test_up_then_status_then_ctrl_c(up: tuple[subprocess.Popen[bytes], Path], ca
 
     assert proc.returncode == 0, output
     assert "Load balancer:" in output
+    endpoint = status["endpoint_url"]
+    assert f"export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1" in output  # for the AWS CLI
+    assert "Note: autoscaling is on" in output  # --workers 2 with the template's alarms running
+    [logs] = [line.split(None, 2)[2] for line in output.splitlines() if line.startswith("Worker logs:")]
+    assert not Path(logs).exists()  # a clean stop removes the workers' log folder
+    assert "Traceback" not in output and "ERROR" not in output
     assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
     assert not state.exists()
 
