@@ -9,7 +9,7 @@ Map (aws-scaling-semantics.md §4.6-4.9 and §5 are the rules):
 - `router` — pure routing: healthy targets (fail open only when every registered target is unhealthy), round robin or least outstanding
   requests, `AWSALB` / `AWSALBCORS` stickiness cookies.
 - `proxy` — `LoadBalancer`: the listener; closes a target's connections when its draining ends; the idle and
-  request-head timeouts.
+  request-head timeouts, in real seconds whatever the emulated Clock (a live connection's heartbeat is real).
 - `session` — one client connection: HTTP/1.1 keep-alive, each request routed on its own, bodies streamed both
   ways, 400 / 408 / 502 / 503.
 - `upstream` — one proxy -> target connection. `tunnel` — the byte pumps after a WebSocket upgrade.
@@ -21,7 +21,7 @@ Usage:
     tg = TargetGroup(service.target_group, clock)
     tg.register("task-1", "127.0.0.1", 8001)
     checker = HealthChecker(tg, clock)          # run `checker.run()` as a task
-    async with LoadBalancer(tg, port=8080, clock=clock) as lb:
+    async with LoadBalancer(tg, port=8080) as lb:   # idle / header timeouts: real seconds
         print(lb.url)
 """
 

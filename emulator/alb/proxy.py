@@ -3,9 +3,17 @@
 When a target starts draining it closes the idle kept-alive connections to it; when the target
 becomes `unused` (its deregistration delay ended) it closes every connection still open to it
 (WebSockets and requests in flight included). It also closes connections that carried no data for
-the idle timeout (the ALB's `idle_timeout.timeout_seconds`, default 60 s, on the Clock), and
-connections whose request head is not complete within the header timeout (`header_timeout_seconds`,
-on the Clock too).
+the idle timeout (the ALB's `idle_timeout.timeout_seconds`, default 60 s), and connections whose
+request head is not complete within the header timeout (`header_timeout_seconds`).
+
+Both timeouts are real seconds, whatever the emulated Clock does. They bound what real programs do on
+a real socket: a browser's or worker's Engine.IO heartbeat (a ping every 4 real seconds), a client
+sending its request head. Under `--time-scale 60` an idle timeout on emulated time would be 1 real
+second and would cut every idle WebSocket between two heartbeats. So the listener keeps no emulated
+time at all: what scales is the target group's business (health check interval, deregistration
+delay), on its own Clock. The timeouts are counted on `connection_clock`, a `WallClock` unless a
+test hands in a `VirtualClock` to step through them; `clock` is accepted, and ignored, for callers
+written when the timeouts ran on it.
 
 The header timeout is what stops a slowloris (a head sent a byte at a time, or never finished), which
 the idle timeout alone does not: each byte resets it. AWS documents no separate setting for it. What
@@ -17,6 +25,9 @@ counted once per head, from the connection's accept for its first request and fr
 byte for the next ones; bytes trickling in do not extend it. When it expires, a connection that sent
 part of a head gets the ALB's 408 and is closed; one that sent nothing is just closed, as an idle
 connection is.
+
+A target that accepts a request and never answers is bounded by the idle timeout too (no byte either
+way), as on the ALB; the emulator closes the connection where the ALB would answer 504.
 """
 
 from __future__ import annotations
@@ -43,18 +54,22 @@ class LoadBalancer:
         host: str = "127.0.0.1",
         port: int = 0,
         drop_cookies: bool = False,
-        clock: Clock | None = None,
+        clock: Clock | None = None,  # ignored: the listener keeps no emulated time (module docstring)
         *,
         idle_timeout_seconds: float = 60.0,
         header_timeout_seconds: float = 60.0,
         wall_time: Callable[[], float] = time.time,
+        connection_clock: Clock | None = None,
     ) -> None:
+        """`idle_timeout_seconds` and `header_timeout_seconds` are real seconds, counted on
+        `connection_clock` (a `WallClock` unless a test steps a `VirtualClock`), never on the emulated
+        `clock`; `wall_time` is the epoch clock the stickiness cookies expire on."""
         settings = target_group.settings
         self.target_group = target_group
         self.host = host
         self.port = port
         self.drop_cookies = drop_cookies
-        self.clock: Clock = clock if clock is not None else WallClock()
+        self.connection_clock: Clock = connection_clock if connection_clock is not None else WallClock()
         self.idle_timeout_seconds = idle_timeout_seconds
         self.header_timeout_seconds = header_timeout_seconds
         self.wall_time = wall_time
@@ -112,7 +127,12 @@ class LoadBalancer:
             task.set_name(name)
             self._connections.adopt(task)
         config = SessionConfig(
-            self.target_group, self.router, self.clock, self.wall_time, self.port, self.drop_cookies
+            self.target_group,
+            self.router,
+            self.connection_clock,
+            self.wall_time,
+            self.port,
+            self.drop_cookies,
         )
         session = ClientSession(config, reader, writer, name)
         self.sessions.add(session)
@@ -133,11 +153,12 @@ class LoadBalancer:
                 session.close_target(target_id, in_flight_too=new is TargetState.UNUSED)
 
     async def _timeout_watch(self) -> None:
-        """Every quarter of the shorter timeout: close idle connections and those whose head is overdue."""
+        """Every quarter of the shorter timeout (real seconds): close idle connections and those whose
+        head is overdue."""
         period = max(min(self.idle_timeout_seconds, self.header_timeout_seconds) / 4, 0.01)
         while True:
-            await self.clock.sleep(period)
-            now = self.clock.now()
+            await self.connection_clock.sleep(period)
+            now = self.connection_clock.now()
             for session in list(self.sessions):
                 if session.last_active < now - self.idle_timeout_seconds:
                     log.debug("%s: idle for %ss, closing", session.name, self.idle_timeout_seconds)

@@ -10,7 +10,8 @@ connection, or a target that breaks before answering, gets the ALB's 502; no tar
 framed by both `Content-Length` and `Transfer-Encoding` is forwarded by the latter alone, and both
 connections close after its response (the ALB's default `defensive` desync mitigation). The request
 head has a deadline, enforced by the listener (`LoadBalancer.header_timeout_seconds`): `head_started`
-says since when one is due.
+says since when one is due. `last_active` and `head_started` are read on the listener's
+`connection_clock`, real time whatever `--time-scale` is.
 
 A kept-alive upstream that turns out stale is retried once on a fresh connection, when the whole
 request was still in hand (its body had arrived with its head); a body already streamed cannot be sent
@@ -50,7 +51,7 @@ class TargetStoppedReading(Exception):
 class SessionConfig:
     target_group: TargetGroup
     router: Router
-    clock: Clock
+    connection_clock: Clock  # the idle and header timeouts' clock: real time, never the emulated Clock
     wall_time: Callable[[], float]
     lb_port: int
     drop_cookies: bool
@@ -68,7 +69,7 @@ class ClientSession:
         self.busy = False
         self.closed = False
         self.close_after = False  # this request's framing was ambiguous: close both connections after it
-        self.last_active = config.clock.now()
+        self.last_active = config.connection_clock.now()
         # When the request head now awaited became due: at accept for the first, at its first byte for the
         # next ones on a kept-alive connection (silence between requests is the idle timeout's business);
         # None while a request is being handled.
@@ -140,7 +141,7 @@ class ClientSession:
         self.conn.receive_data(data)
 
     def touch(self) -> None:
-        self.last_active = self.config.clock.now()
+        self.last_active = self.config.connection_clock.now()
 
     def head_timed_out(self) -> None:
         """No complete request head within the header timeout: the ALB's 408 when part of one came (a

@@ -288,6 +288,7 @@ async def balancer(
     tg = TargetGroup(tg_settings, clock)
     if healthy:
         make_healthy(tg, backends)
+    # the emulated clock goes to both, as the supervisor passes it; the listener's timeouts ignore it
     lb = LoadBalancer(tg, drop_cookies=drop_cookies, clock=clock, wall_time=wall_time, **lb_options)
     await lb.start()
     try:
@@ -312,7 +313,7 @@ def backends() -> Callable[[int], Any]:
 @pytest.fixture
 def balancer_for() -> Callable[..., Any]:
     """`async with balancer_for(settings, backends, clock=..., drop_cookies=..., **LoadBalancer options) as
-    (tg, lb):`"""
+    (tg, lb):`; `clock` is the emulated one, `connection_clock=` steps the listener's real-time timeouts."""
     return balancer
 
 

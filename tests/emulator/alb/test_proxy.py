@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from emulator.alb import HealthCheckResult, TargetState
 from emulator.alb.target_group import RESPONSE_CODE_MISMATCH
-from emulator.clock import VirtualClock
+from emulator.clock import Clock, ScaledClock, VirtualClock, WallClock
 
 FAIL = HealthCheckResult(False, RESPONSE_CODE_MISMATCH, "503")
 
@@ -272,7 +273,7 @@ async def test_idle_connections_close_after_the_idle_timeout(
     alb_settings: Any, backends: Any, balancer_for: Any
 ) -> None:
     clock = VirtualClock()
-    async with backends(1) as bs, balancer_for(alb_settings(), bs, clock=clock) as (_, lb):
+    async with backends(1) as bs, balancer_for(alb_settings(), bs, connection_clock=clock) as (_, lb):
         reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
         writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
         head = await reader.readuntil(b"\r\n\r\n")
@@ -282,6 +283,47 @@ async def test_idle_connections_close_after_the_idle_timeout(
         await clock.advance(45)  # 60 s without a byte either way
         assert await asyncio.wait_for(reader.read(), 5) == b"b0"  # the body, then EOF
         writer.close()
+
+
+@pytest.mark.parametrize(
+    "clock", [WallClock(), ScaledClock(60), ScaledClock(3600)], ids=["1x", "60x", "3600x"]
+)
+async def test_the_idle_timeout_is_real_seconds_whatever_the_emulated_clock(
+    alb_settings: Any, backends: Any, balancer_for: Any, clock: Clock
+) -> None:
+    """`up --time-scale 60` must not turn the ALB's idle timeout into 1 s: an idle connection is closed after
+    the idle timeout in real seconds, neither sooner nor much later, however fast emulated time runs."""
+    idle_timeout = 1.0
+    async with (
+        backends(1) as bs,
+        balancer_for(alb_settings(), bs, clock=clock, idle_timeout_seconds=idle_timeout) as (_, lb),
+    ):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        answered = time.monotonic()
+        assert await asyncio.wait_for(reader.read(), 10) == b"b0"  # the body, then EOF at the idle timeout
+        idle_for = time.monotonic() - answered
+        writer.close()
+    assert idle_timeout * 0.9 <= idle_for < idle_timeout + 2.0
+
+
+async def test_the_emulated_clock_running_ahead_closes_no_idle_connection(
+    alb_settings: Any, backends: Any, balancer_for: Any
+) -> None:
+    """An hour of emulated time passes in no real time: the kept-alive connection is still open and usable."""
+    clock = VirtualClock()
+    async with backends(1) as bs, balancer_for(alb_settings(), bs, clock=clock) as (_, lb):
+        reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
+        writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        assert await reader.readexactly(2) == b"b0"
+        await clock.advance(3600)
+        await asyncio.sleep(0.05)
+        writer.write(b"GET /whoami HTTP/1.1\r\nHost: lb\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 200")
 
 
 async def test_a_malformed_request_gets_a_400(alb_settings: Any, backends: Any, balancer_for: Any) -> None:
@@ -329,7 +371,10 @@ async def test_a_request_head_sent_a_byte_at_a_time_gets_a_408_at_the_header_tim
     alb_settings: Any, backends: Any, balancer_for: Any
 ) -> None:
     clock = VirtualClock()
-    async with backends(1) as bs, balancer_for(alb_settings(), bs, clock=clock) as (_, lb):  # defaults: 60 s
+    async with (
+        backends(1) as bs,
+        balancer_for(alb_settings(), bs, connection_clock=clock) as (_, lb),
+    ):  # defaults: 60 s
         reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
         sent = b""
         for byte in b"GET /whoami HTTP/1.1\r\n"[:14]:  # a slowloris: the head never ends
@@ -355,7 +400,7 @@ async def test_a_connection_that_sends_nothing_closes_at_the_header_timeout(
     clock = VirtualClock()
     async with (
         backends(1) as bs,
-        balancer_for(alb_settings(), bs, clock=clock, header_timeout_seconds=10) as (_, lb),
+        balancer_for(alb_settings(), bs, connection_clock=clock, header_timeout_seconds=10) as (_, lb),
     ):
         reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
         await eventually(lambda: len(lb.sessions) == 1, "the proxy accepted the connection")
@@ -373,7 +418,7 @@ async def test_the_header_timeout_covers_the_head_only(
     clock = VirtualClock()
     async with (
         backends(1) as bs,
-        balancer_for(alb_settings(), bs, clock=clock, header_timeout_seconds=10) as (_, lb),
+        balancer_for(alb_settings(), bs, connection_clock=clock, header_timeout_seconds=10) as (_, lb),
     ):
         reader, writer = await asyncio.open_connection("127.0.0.1", lb.port)
         writer.write(b"POST /push HTTP/1.1\r\nHost: lb\r\nContent-Length: 4\r\n\r\n")
