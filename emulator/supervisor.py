@@ -181,9 +181,8 @@ class Emulator:
             host=self.config.host,
             port=self.config.port,
             drop_cookies=self.config.drop_cookies,
-            clock=self.clock,
-            # a client's request head takes real time to arrive, however fast emulated time runs
-            header_timeout_seconds=HEADER_TIMEOUT_WALL_SECONDS * self.config.time_scale,
+            # the listener's idle and request-head timeouts are real seconds at any --time-scale
+            header_timeout_seconds=HEADER_TIMEOUT_WALL_SECONDS,
         )
         await load_balancer.start()
         launcher = self._launcher(service, endpoint.url, endpoint.fake_server, run_dir)
