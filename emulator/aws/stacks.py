@@ -2,7 +2,10 @@
 
 Each stack is created, or updated when it exists ("No updates are to be performed" is success), then
 polled until it settles. A stack that ends in a failed or rolled-back state raises `StackDeployError`
-carrying the stack's own failure events; an API error does the same with AWS's message.
+carrying the stack's own failure events; an API error does the same with AWS's message. What botocore
+raises before a request reaches AWS becomes one line (`session.aws_setup_errors`): no credentials to
+sign with (boto3 guide, "Credentials": the environment, a profile, SSO...) is `NoCredentials`; no
+answer at the endpoint is `EndpointUnreachable`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from emulator.aws.exceptions import StackDeployError
+from emulator.aws.session import aws_setup_errors
 from emulator.aws.templates import StackPlan
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
@@ -31,12 +35,13 @@ def deploy_stacks(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Outputs]:
     """Deploy `plans` in order; returns each stack's outputs by stack name."""
-    return {
-        plan.stack_name: deploy_stack(
-            cloudformation, plan, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep
-        )
-        for plan in plans
-    }
+    with aws_setup_errors(str(cloudformation.meta.endpoint_url)):
+        return {
+            plan.stack_name: deploy_stack(
+                cloudformation, plan, poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep
+            )
+            for plan in plans
+        }
 
 
 def deploy_stack(

@@ -3,7 +3,10 @@
 `stack_plan()` is inert: it reads the three templates from a folder (by default the repository's
 `cloudformation/`), names the stacks `<prefix>-cluster`, `<prefix>-resources`, `<prefix>-service`, wires
 the cross-stack parameters (`ClusterStackName`, `ResourcesStackName`) and routes each user parameter to
-every stack that declares it. A parameter no stack declares is an error naming it.
+every stack that declares it. Before any plan is returned, every value is checked the way CloudFormation
+checks it (`emulator.aws.parameters`: unknown names, Type, AllowedValues, AllowedPattern, MinValue /
+MaxValue, MinLength / MaxLength), so a bad `--param` fails `up`, `simulate` and `deploy` alike with one
+`ParameterError` line, before anything is deployed.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from emulator.aws.exceptions import TemplateError
+from emulator.aws.exceptions import ParameterError, TemplateError
+from emulator.aws.parameters import ParameterDeclaration, declarations, text, unknown_names, value_problems
 
 DEFAULT_STACK_PREFIX = "fargate-chat"
 
@@ -78,37 +82,40 @@ def stack_plan(
     params: Mapping[str, object] | None = None,
     stack_prefix: str = DEFAULT_STACK_PREFIX,
 ) -> list[StackPlan]:
-    """The three stacks in deployment order, each with the parameters it declares."""
+    """The three stacks in deployment order, each with the parameters it declares.
+
+    Every stack's parameter values (given, cross-stack or Default) are checked as CloudFormation checks
+    them (`emulator.aws.parameters`) before anything is deployed: one `ParameterError` lists them all."""
     folder = Path(templates_dir) if templates_dir is not None else default_templates_dir()
-    overrides = {k: _param_value(v) for k, v in (params or {}).items()}
+    overrides = {k: text(v) for k, v in (params or {}).items()}
     names = {role: f"{stack_prefix}-{role}" for role, _ in STACKS}
     plans: list[StackPlan] = []
-    claimed: set[str] = set()
+    declared_by_stack: list[dict[str, ParameterDeclaration]] = []
     for role, filename in STACKS:
         path = folder / filename
-        declared = set(load_template(path).get("Parameters") or {})
+        declared = declarations(load_template(path).get("Parameters"), str(path))
         values = {k: names[r] for k, r in CROSS_STACK_PARAMETERS.items() if k in declared}
         values.update({k: v for k, v in overrides.items() if k in declared})
-        claimed |= declared
+        declared_by_stack.append(declared)
         plans.append(StackPlan(role, names[role], path, path.read_text(encoding="utf-8"), values))
-    unknown = sorted(set(overrides) - claimed)
-    if unknown:
-        raise TemplateError(f"no template declares the parameter(s): {', '.join(unknown)}")
+    problems = unknown_names(overrides, (name for declared in declared_by_stack for name in declared))
+    for plan, declared in zip(plans, declared_by_stack, strict=True):
+        for name, declaration in declared.items():
+            problems += [
+                p for p in value_problems(declaration, plan.parameters.get(name)) if p not in problems
+            ]
+    if problems:
+        raise ParameterError(problems)
     return plans
 
 
-def _param_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def parse_param_assignments(assignments: list[str]) -> dict[str, str]:
-    """`["Key=Value", ...]` (the CLI's repeatable --param) -> a dict; a malformed item is an error."""
+    """`["Key=Value", ...]` (the CLI's repeatable --param) -> a dict, spaces around key and value trimmed;
+    a malformed item is a `ParameterError`. Only the first `=` separates: values may hold more."""
     result: dict[str, str] = {}
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise TemplateError(f"--param expects Key=Value, got {item!r}")
-        result[key.strip()] = value
+            raise ParameterError([f"--param expects Key=Value, got {item!r}"])
+        result[key.strip()] = value.strip()
     return result
