@@ -1,6 +1,7 @@
 """`chat-emulator`: one entry point, one module per sub-command under `emulator.commands`.
 
-Each command module exposes `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`.
+Each command module exposes `NAME`, `HELP`, `add_arguments(parser)` and `run(args) -> int`. No parser
+takes abbreviations (`allow_abbrev=False`): `--worker 3` is an error, never a silent `--workers 3`.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chat-emulator",
         description="Run the chat's whole AWS Fargate deployment on this machine, offline.",
+        allow_abbrev=False,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _load_commands():
-        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, allow_abbrev=False)
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser

@@ -62,10 +62,12 @@ def aws_setup_errors(endpoint_url: str | None = None) -> Iterator[None]:
 def cloudformation_client(region: str | None = None, endpoint_url: str | None = None) -> CloudFormationClient:
     """A CloudFormation client in `region` (or boto3's configured one), at `endpoint_url` when given.
 
-    Raises `NoRegion` when no region is passed or configured, `NoCredentials` when boto3 finds none (a
-    moto endpoint takes any, even fake, credentials)."""
+    Raises `NoRegion` when no region is passed or configured, `NoCredentials` when boto3 finds none, both
+    before any request (a moto endpoint takes any, even fake, credentials)."""
     with aws_setup_errors(endpoint_url):
         session = boto3.session.Session(region_name=region)
         if session.region_name is None:
             raise NoRegion
+        if session.get_credentials() is None:  # botocore caches them: the client below reuses this lookup
+            raise NoCredentials
         return session.client("cloudformation", endpoint_url=endpoint_url)

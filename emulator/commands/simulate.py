@@ -2,17 +2,20 @@
 
 Deploys the templates into an in-process moto (`emulator.aws.emulated_account`), reads the deployed
 service (alarms, policies, scalable target, task CPU, deregistration delay), then runs
-`emulator.sim.simulate` over `--load` and writes the timeline, the plot and the summary.
+`emulator.sim.simulate` over `--load` and writes the timeline, the plot and the summary. A bad load file
+or a `--param` CloudFormation would refuse (`emulator.aws.parameters`) exits 2 with one line; a stack
+that fails to deploy exits 1 with its failure events.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
-from typing import Any
 
+from emulator.aws import emulated_account
+from emulator.aws.exceptions import AwsError, TemplateError
+from emulator.aws.templates import parse_param_assignments
 from emulator.model import ServiceDescription
 from emulator.sim import LoadFileError, plot_timeline, read_load, simulate, summary_text, write_timeline
 
@@ -25,7 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="timeline CSV to write (one row per minute)")
     parser.add_argument("--plot", type=Path, help="PNG of load, CPU, desired and running tasks")
     parser.add_argument(
-        "--templates", type=Path, help="directory of CloudFormation templates (default: ours)"
+        "--templates",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of CloudFormation templates (default: the project's cloudformation/)",
     )
     parser.add_argument(
         "--param",
@@ -42,32 +49,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_params(pairs: list[str]) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param expects KEY=VALUE, got {pair!r}")
-        params[key.strip()] = value.strip()
-    return params
-
-
 def deployed_service(templates: Path | None, params: dict[str, str]) -> ServiceDescription:
     """The service as the templates deploy it into the emulated account."""
-    aws: Any = importlib.import_module("emulator.aws")
-    with aws.emulated_account(templates_dir=templates, params=params) as account:
-        service: ServiceDescription = account.service
-    return service
+    with emulated_account(templates_dir=templates, params=params) as account:
+        return account.service
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         demand = read_load(args.load)
-        params = parse_params(args.param)
-    except (OSError, LoadFileError, ValueError) as exc:
-        print(f"simulate: {exc}", file=sys.stderr)
+        params = parse_param_assignments(args.param)
+        service = deployed_service(args.templates, params)
+    except (OSError, LoadFileError, TemplateError) as exc:
+        print(f"chat-emulator simulate: {exc}", file=sys.stderr)
         return 2
-    service = deployed_service(args.templates, params)
+    except AwsError as exc:
+        print(f"chat-emulator simulate: {exc}", file=sys.stderr)
+        return 1
     simulation = simulate(service, demand, task_start_seconds=args.task_start_seconds)
     if args.out:
         write_timeline(args.out, simulation)

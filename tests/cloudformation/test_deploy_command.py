@@ -84,7 +84,7 @@ def test_failing_stack_exits_1_with_the_stacks_error(
         service.read_text().replace("- MetricIntervalLowerBound: 15\n", "- MetricIntervalLowerBound: 12\n", 1)
     )
 
-    code = _deploy("--endpoint-url", endpoint_url, "--region", "us-east-1", "--templates-dir", str(folder))
+    code = _deploy("--endpoint-url", endpoint_url, "--region", "us-east-1", "--templates", str(folder))
     err = capsys.readouterr().err
 
     assert code == 1
@@ -92,11 +92,69 @@ def test_failing_stack_exits_1_with_the_stacks_error(
     assert "fargate-chat-service-scale-up" in err
 
 
-def test_unknown_parameter_is_refused_before_anything_is_deployed(capsys: pytest.CaptureFixture[str]) -> None:
-    """A typo in --param names the key and deploys nothing."""
-    code = _deploy(
-        "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:9", "--param", "DesiredCont=3"
+def test_the_old_option_name_templates_dir_still_names_the_folder(
+    endpoint_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--templates-dir is an alias of --templates: the folder it names is the one read."""
+    folder = tmp_path / "cloudformation"
+    shutil.copytree(default_templates_dir(), folder)
+    (folder / "chat-service.yml").write_text(
+        (folder / "chat-service.yml")
+        .read_text()
+        .replace("    Default: 10\n", "    Default: 10\n    MaxValue: 5\n", 1)
     )
 
-    assert code == 1
-    assert "DesiredCont" in capsys.readouterr().err
+    assert (
+        _deploy("--endpoint-url", endpoint_url, "--region", "us-east-1", "--templates-dir", str(folder)) == 2
+    )
+    assert "MaxCapacity=10 (the template's Default): above the MaxValue 5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("param", "line"),
+    [
+        (
+            "DesiredCont=3",
+            "DesiredCont: no such parameter in the templates (did you mean DesiredCount? known: ",
+        ),
+        ("MaxCapacity=abc", "MaxCapacity=abc: not a Number"),
+        (
+            "ScalingMode=Bogus",
+            "ScalingMode=Bogus: not one of the AllowedValues StepScaling, TargetTrackingScaling",
+        ),
+        ("DeregistrationDelay=4000", "DeregistrationDelay=4000: above the MaxValue 3600"),
+    ],
+)
+def test_a_parameter_cloudformation_would_refuse_exits_2_and_deploys_nothing(
+    endpoint_url: str, param: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked before CloudFormation is called: the endpoint holds no stack afterwards."""
+    code = _deploy("--region", "us-east-1", "--endpoint-url", endpoint_url, "--param", param)
+    err = capsys.readouterr().err
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name="us-east-1")
+
+    assert code == 2
+    assert err.startswith(f"chat-emulator deploy: {line}") and err.count("\n") == 1
+    assert cfn.describe_stacks()["Stacks"] == []
+
+
+def test_deploy_to_the_emulator_without_credentials_exits_2_saying_any_value_works(
+    endpoint_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A machine with no AWS configuration at all: the emulator takes any credentials, the line says so."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "missing-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "missing-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    code = _deploy("--region", "us-east-1", "--endpoint-url", endpoint_url)
+    captured = capsys.readouterr()
+    err = captured.err
+
+    assert code == 2
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in err
+    assert "for the emulator's endpoint any value works, e.g. AWS_ACCESS_KEY_ID=testing" in err
+    assert captured.out == ""  # refused before the first stack is tried

@@ -39,20 +39,27 @@ def no_aws_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
+@pytest.fixture
+def fake_credentials(no_aws_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator's kind: any value signs."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
 def _deploy(*argv: str) -> int:
     parser = argparse.ArgumentParser()
     deploy.add_arguments(parser)
     return deploy.run(parser.parse_args(list(argv)))
 
 
-@pytest.mark.usefixtures("no_aws_config")
+@pytest.mark.usefixtures("fake_credentials")
 def test_the_region_passed_and_the_endpoint_are_the_clients() -> None:
     client = cloudformation_client("eu-west-3", "http://127.0.0.1:5000")
 
     assert (client.meta.region_name, client.meta.endpoint_url) == ("eu-west-3", "http://127.0.0.1:5000")
 
 
-@pytest.mark.usefixtures("no_aws_config")
+@pytest.mark.usefixtures("fake_credentials")
 def test_without_a_region_the_configured_one_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-southeast-2")
 
@@ -83,10 +90,13 @@ def test_deploy_to_aws_without_credentials_exits_2_with_one_line_saying_what_to_
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """botocore's NoCredentialsError, raised before the first request leaves: no traceback."""
+    with pytest.raises(NoCredentials):
+        cloudformation_client("us-east-1")
     code = _deploy("--region", "us-east-1")
 
     captured = capsys.readouterr()
     assert code == 2
+    assert captured.out == ""  # not even "deploying ...": nothing was tried
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     assert captured.err.startswith("chat-emulator deploy: no AWS credentials: set AWS_ACCESS_KEY_ID and ")
     assert "AWS_SECRET_ACCESS_KEY" in captured.err and "AWS_PROFILE" in captured.err

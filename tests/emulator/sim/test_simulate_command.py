@@ -66,6 +66,45 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path, capsys: pytest.Capture
     assert main(["simulate", "--load", str(load), "--param", "nokey"]) == 2
 
 
+@pytest.mark.parametrize(
+    ("param", "line"),
+    [
+        ("Nope=1", "Nope: no such parameter in the templates (known: AuthTokenSecretArn, ClusterStackName, "),
+        ("MaxCapacity=abc", "MaxCapacity=abc: not a Number"),
+        (
+            "ScalingMode=Bogus",
+            "ScalingMode=Bogus: not one of the AllowedValues StepScaling, TargetTrackingScaling",
+        ),
+    ],
+)
+def test_a_parameter_cloudformation_would_refuse_exits_2_with_one_line(
+    tmp_path: Path, param: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The account's own deploy path refuses it (as `up` and `deploy` do): one line, no traceback, no output."""
+    load, out = tmp_path / "load.csv", tmp_path / "out.csv"
+    write_load(load, [1.0])
+
+    code = main(["simulate", "--load", str(load), "--out", str(out), "--param", param])
+    captured = capsys.readouterr()
+
+    assert code == 2
+    assert captured.err.startswith(f"chat-emulator simulate: {line}")
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert captured.out == "" and not out.exists()
+
+
+def test_options_are_never_abbreviated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--templ DIR` is an error, not a silent `--templates DIR`."""
+    load = tmp_path / "load.csv"
+    write_load(load, [1.0])
+
+    with pytest.raises(SystemExit) as caught:
+        main(["simulate", "--load", str(load), "--templ", str(tmp_path)])
+
+    assert caught.value.code == 2
+    assert "unrecognized arguments: --templ" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_param_overrides_reach_the_deployed_templates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
