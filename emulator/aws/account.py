@@ -136,8 +136,9 @@ class EmulatedAccount:
     # -- control plane --------------------------------------------------------------------------
     def deploy(self, params: Mapping[str, object] | None = None) -> ServiceDescription:
         """Create or update the three stacks with `params` merged over the current ones."""
-        self.params.update(params or {})
-        plans = stack_plan(self.templates_dir, self.params, self.stack_prefix)
+        merged = {**self.params, **(params or {})}
+        plans = stack_plan(self.templates_dir, merged, self.stack_prefix)  # a refused value changes nothing
+        self.params = merged
         self.outputs = deploy_stacks(self.client("cloudformation"), plans, poll_seconds=0.05)
         self._read = None
         self._service = self.read_service()

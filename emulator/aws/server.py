@@ -16,7 +16,9 @@ from emulator.aws.account import moto_server
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator.aws.server", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator.aws.server", description=__doc__, allow_abbrev=False
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args(argv)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from emulator.aws.exceptions import ParameterError
 from emulator.chaos import SCENARIOS, ChaosError, ChaosReport, ChaosRun, ChaosSettings, EmulatorDeployment
 from emulator.chaos.faults import until_healthy
 from emulator.chaos.official import OfficialReceivers, find_node_modules
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         report = asyncio.run(chaos(args, settings))
-    except ChaosError as exc:
+    except (ChaosError, ParameterError) as exc:
         print(f"chaos {scenario.name}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 
+from emulator.aws.exceptions import ParameterError
 from emulator.dashboard import run_dashboard
 from emulator.supervisor import Emulator, EmulatorConfig, default_state_file, serve
 
@@ -103,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(serve(config_from_args(args), announce=_announce, while_running=while_running))
     except KeyboardInterrupt:
         return 130
+    except ParameterError as exc:  # a --param CloudFormation would refuse: nothing was started
+        print(f"chat-emulator up: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # most often: the load balancer's port is taken
         print(f"chat-emulator up: {exc} (is --port {args.port} free?)", file=sys.stderr)
         return 1

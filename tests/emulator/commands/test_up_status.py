@@ -177,3 +177,12 @@ def test_status_renders_targets_counts_and_alarms() -> None:
     assert "desired 2, running 1, pending 1" in text
     assert "http://127.0.0.1:4001" in text and "unhealthy" in text and "1.50" in text
     assert "chat-cpu-high" in text and "ALARM" in text
+
+
+def test_up_refuses_a_parameter_cloudformation_would_refuse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["up", "--param", "ScalingMode=Bogus", "--port", "0", "--no-dashboard"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "chat-emulator up: ScalingMode=Bogus: not one of the AllowedValues" in err and "Traceback" not in err
