@@ -13,6 +13,8 @@ What it holds, and where each figure comes from:
 - `tasks`: every task as DescribeTasks answers it (lastStatus, desiredStatus, revision, stoppedReason), with the
   worker's URL, PID and CPU;
 - `alarms`: every alarm as `describe_alarms` answers (state and reason);
+- `clock_seconds` and `wall_time`: one moment on the emulator's clock and in real time (activities carry clock
+  seconds; under `--time-scale` the two run at different speeds);
 - `scaling`: whether autoscaling runs, the real seconds one emulated minute takes, the alarm states as last
   evaluated, the scalable target as `describe_scalable_targets` answers, and the recent scaling activities
   (time, cause alarm, policy, from, to), newest last.
@@ -24,6 +26,7 @@ import asyncio
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from emulator.autoscaler import Autoscaler
@@ -40,7 +43,14 @@ class _Account(Protocol):
     def client(self, service_name: str) -> Any: ...
 
 
+class _Clock(Protocol):
+    def now(self) -> float: ...
+
+
 class _Loop(Protocol):
+    @property
+    def clock(self) -> _Clock: ...
+
     @property
     def status(self) -> ServiceStatus | None: ...
 
@@ -97,6 +107,9 @@ async def build_status(sources: StatusSources) -> dict[str, Any]:
     moto = await asyncio.to_thread(read_moto, sources.account, service.cluster_name, service.service_name)
     return {
         **sources.info,
+        # one moment on both clocks, so that a reader can show emulated times (activities) as real ones
+        "clock_seconds": sources.loop.clock.now(),
+        "wall_time": datetime.now(UTC).isoformat(),
         "stickiness_enabled": service.target_group.stickiness_enabled,
         "task_cpu_units": service.task_definition.cpu_units,
         "service": {
