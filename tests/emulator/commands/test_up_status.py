@@ -97,10 +97,15 @@ def test_up_then_status_then_ctrl_c(up: tuple[subprocess.Popen[bytes], Path], ca
 
 @pytest.mark.slow
 def test_second_ctrl_c_forces_past_the_drain(tmp_path: Path, capsys: Any) -> None:
-    """With a WebSocket open, Ctrl+C waits out the 30 s deregistration delay; a second one forces."""
+    """With a WebSocket open, Ctrl+C waits out the 30 s deregistration delay; a second one forces, quietly: no
+    traceback, no ERROR line (in-process workers, whose uvicorn lines go through the emulator's logging)."""
     state = tmp_path / "state.json"
-    argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "1"]
-    proc = subprocess.Popen([*argv, "--state-file", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    argv = [sys.executable, "-m", "emulator.cli", "up", "--port", "0", "--workers", "1", "--no-autoscaling"]
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [*argv, "--state-file", str(state)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err
+        )
     try:
 
         def healthy_target() -> dict[str, Any] | None:
@@ -128,6 +133,9 @@ def test_second_ctrl_c_forces_past_the_drain(tmp_path: Path, capsys: Any) -> Non
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+    text = stderr.read_text()
+    assert "Forcing shutdown" in text and "Traceback" not in text and " ERROR " not in text, text
+    assert "Uvicorn running" not in text or "INFO uvicorn" in text  # uvicorn's own stderr handler is gone
 
 
 def test_status_without_an_emulator_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -185,4 +193,6 @@ def test_up_refuses_a_parameter_cloudformation_would_refuse(
     code = main(["up", "--param", "ScalingMode=Bogus", "--port", "0", "--no-dashboard"])
     err = capsys.readouterr().err
     assert code == 2
-    assert "chat-emulator up: ScalingMode=Bogus: not one of the AllowedValues" in err and "Traceback" not in err
+    assert (
+        "chat-emulator up: ScalingMode=Bogus: not one of the AllowedValues" in err and "Traceback" not in err
+    )
