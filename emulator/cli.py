@@ -41,8 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        args = build_parser().parse_args(argv)
+        code: int = args.run(args)
+    except Exception as exc:
+        if type(exc).__name__ != "ProfileNotFound":  # botocore's; importing moto reads AWS_PROFILE
+            raise
+        print(f"chat-emulator: {exc}: set AWS_PROFILE to a configured profile, or unset it", file=sys.stderr)
+        return 2
     return code
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from emulator.cli import build_parser
@@ -37,3 +42,17 @@ def test_every_command_that_reads_templates_calls_the_folder_templates(command: 
     args = parser.parse_args([command, *extra, "--templates", "my-cloudformation"])
 
     assert str(args.templates) == "my-cloudformation"
+
+
+def test_an_aws_profile_that_does_not_exist_is_one_line(tmp_path: Path) -> None:
+    """Importing moto builds a boto3 session, which reads AWS_PROFILE: a wrong one is said in one line."""
+    env = {**os.environ, "AWS_PROFILE": "no-such-profile", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator.cli", "status", "--state-file", str(tmp_path / "s.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "no-such-profile" in done.stderr and "Traceback" not in done.stderr
