@@ -5,14 +5,18 @@ nox reuses the project's virtual environment when run with `--no-venv` (CI does)
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "cfn_lint", "tests"]
+nox.options.sessions = ["lint", "typecheck", "cfn_lint", "security", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
+# checkov pins boto3, networkx and packaging below the project's own: it gets a virtual environment of its own.
+CHECKOV = "checkov==3.3.30"
+CHECKOV_VENV = Path(".nox") / "checkov"
 
 
 def _install(session: nox.Session) -> None:
@@ -48,3 +52,28 @@ def tests(session: nox.Session) -> None:
     """The whole test suite (the README's test command)."""
     _install(session)
     session.run("pytest", *session.posargs)
+
+
+def _checkov(session: nox.Session) -> str:
+    """The checkov executable in `.nox/checkov`, (re)installed when missing or not the pinned version."""
+    python = CHECKOV_VENV / "bin" / "python"
+    executable = CHECKOV_VENV / "bin" / "checkov"
+    version = CHECKOV_VENV / "checkov-version"
+    if not executable.exists() or not version.exists() or version.read_text() != CHECKOV:
+        session.run(sys.executable, "-m", "venv", "--clear", str(CHECKOV_VENV), external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", CHECKOV, external=True)
+        version.write_text(CHECKOV)
+    return str(executable)
+
+
+@nox.session(python=PYTHON)
+def security(session: nox.Session) -> None:
+    """checkov (CloudFormation framework) over cloudformation/: any failed check fails the session.
+
+    A check deliberately not met is suppressed next to its resource (Metadata: checkov: skip), with the reason."""
+    checkov = _checkov(session)
+    session.run(
+        checkov, "--directory", "cloudformation", "--framework", "cloudformation",
+        "--compact", "--quiet", "--skip-download", "--output", "cli",
+        external=True, env={"BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_OUTPUT_COLOR": "1"},
+    )  # fmt: skip
