@@ -34,6 +34,7 @@ from emulator.aws._moto_ext import (
     install,
     set_redis_endpoint,
 )
+from emulator.aws.exceptions import ParameterError
 from emulator.aws.reader import read_service
 from emulator.aws.stacks import Outputs, deploy_stacks
 from emulator.aws.templates import DEFAULT_STACK_PREFIX, stack_plan
@@ -289,6 +290,22 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+# Parameters the emulated deployment cannot honour, and what to do instead (one line each).
+UNEMULATED_PARAMETERS = {
+    "CertificateArn": "the emulator's load balancer serves plain HTTP on 127.0.0.1 only; HTTPS is for AWS "
+    "(chat-emulator deploy --param CertificateArn=arn:aws:acm:...)",
+}
+
+
+def refuse_unemulated(params: Mapping[str, object]) -> None:
+    """A `ParameterError` for a parameter the emulator cannot honour (before moto is even started)."""
+    problems = [
+        f"{name}: {why}" for name, why in UNEMULATED_PARAMETERS.items() if str(params.get(name) or "")
+    ]
+    if problems:
+        raise ParameterError(problems)
+
+
 @contextmanager
 def emulated_account(
     templates_dir: Path | str | None = None,
@@ -300,6 +317,7 @@ def emulated_account(
     stack_prefix: str = DEFAULT_STACK_PREFIX,
 ) -> Iterator[EmulatedAccount]:
     """moto with the deployment's stacks in it; ElastiCache endpoints resolve to `redis_host:redis_port`."""
+    refuse_unemulated(params or {})
     install()
     with _moto(server) as endpoint_url:
         account = EmulatedAccount(templates_dir, params or {}, endpoint_url, region, stack_prefix)

@@ -6,6 +6,8 @@ import json
 import warnings
 from datetime import UTC, datetime
 
+import pytest
+
 from emulator.aws import EmulatedAccount, emulated_account
 from emulator.aws.templates import load_template, stack_plan
 
@@ -138,7 +140,15 @@ def test_service_is_fargate_behind_the_target_group_with_its_deployment_configur
 
 def test_every_resource_of_the_three_stacks_is_created_and_typed() -> None:
     """No resource is skipped: moto's 'No Moto CloudFormation support' warning is gone for ours."""
-    not_created = {"RedisReplicationGroup", "TargetTrackingPolicy"}  # their Conditions are false by default
+    not_created = {  # conditional resources: off with the default parameters
+        "RedisReplicationGroup",
+        "TargetTrackingPolicy",
+        "PublicLoadBalancerHttpsIngress",
+        "PublicLoadBalancerHttpsListener",
+        "AccessLogsBucket",
+        "AccessLogsBucketPolicy",
+        "LogGroupKey",
+    }  # their Conditions are false by default
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # moto warns (UserWarning) for each type it skips
         with emulated_account() as account:
@@ -211,3 +221,18 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
         )["TargetHealthDescriptions"]
         == []
     )
+
+
+def test_the_emulator_refuses_https_in_one_line_before_starting_moto() -> None:
+    """The emulated load balancer serves plain HTTP on 127.0.0.1: CertificateArn is for a real deployment."""
+    from emulator.aws import emulated_account
+    from emulator.aws.exceptions import ParameterError
+
+    arn = "arn:aws:acm:us-east-1:123456789012:certificate/0123"
+    with (
+        pytest.raises(
+            ParameterError, match=r"^CertificateArn: the emulator's load balancer serves plain HTTP"
+        ),
+        emulated_account(params={"CertificateArn": arn}),
+    ):
+        pass  # pragma: no cover

@@ -245,5 +245,10 @@ def test_under_time_scale_times_are_real_when_the_snapshot_reads_the_clock_else_
 
 def test_status_says_when_autoscaling_is_off_or_idle() -> None:
     assert "Autoscaling: off" in "\n".join(lines_of(status({"enabled": False, "activities": []})))
-    idle: dict[str, Any] = {"enabled": True, "minute_seconds": 60.0, "scalable_target": None, "activities": []}
+    idle: dict[str, Any] = {
+        "enabled": True,
+        "minute_seconds": 60.0,
+        "scalable_target": None,
+        "activities": [],
+    }
     assert "none yet" in "\n".join(lines_of(status(idle)))

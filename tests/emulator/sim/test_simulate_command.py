@@ -69,7 +69,10 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path, capsys: pytest.Capture
 @pytest.mark.parametrize(
     ("param", "line"),
     [
-        ("Nope=1", "Nope: no such parameter in the templates (known: AuthTokenSecretArn, ClusterStackName, "),
+        (
+            "Nope=1",
+            "Nope: no such parameter in the templates (known: AuthTokenSecretArn, CertificateArn, ClusterStackName, ",
+        ),
         ("MaxCapacity=abc", "MaxCapacity=abc: not a Number"),
         (
             "ScalingMode=Bogus",
