@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from emulator.autoscaler import Autoscaler
 from emulator.ecs.model import ServiceStatus
-from emulator.model import ServiceDescription
+from emulator.model import ServiceDescription, TargetGroupSettings
 from emulator.scaling import ScalingActivity
 
 RECENT_ACTIVITIES = 20
@@ -70,6 +70,9 @@ class _Target(Protocol):
 
 
 class _TargetGroup(Protocol):
+    @property
+    def settings(self) -> TargetGroupSettings: ...
+
     def describe(self) -> Sequence[Any]: ...
 
 
@@ -110,7 +113,8 @@ async def build_status(sources: StatusSources) -> dict[str, Any]:
         # one moment on both clocks, so that a reader can show emulated times (activities) as real ones
         "clock_seconds": sources.loop.clock.now(),
         "wall_time": datetime.now(UTC).isoformat(),
-        "stickiness_enabled": service.target_group.stickiness_enabled,
+        # the load balancer's own settings: --no-stickiness overrides the template's
+        "stickiness_enabled": sources.target_group.settings.stickiness_enabled,
         "task_cpu_units": service.task_definition.cpu_units,
         "service": {
             "cluster_name": service.cluster_name,

@@ -138,6 +138,8 @@ async def test_without_stickiness_polling_fails_but_websocket_works(tmp_path: Pa
     emulator = await started(tmp_path, **switch)
     try:
         url = lb_url(emulator)
+        status = await emulator.status()
+        assert status["stickiness_enabled"] is ("stickiness" not in switch)  # status says what the ALB does
         async with httpx.AsyncClient(base_url=url) as http:
             statuses = []
             for _ in range(4):  # handshake then polls: round robin sends some to the other worker
