@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 
-from emulator.aws import moto_server
 from emulator.aws.templates import default_templates_dir
 from emulator.commands import deploy
-
-
-@pytest.fixture
-def endpoint_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A ThreadedMotoServer in this process (custom models installed), fake credentials for boto3."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto_server() as url:
-        yield url
 
 
 def _deploy(*argv: str) -> int:

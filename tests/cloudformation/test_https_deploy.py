@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -19,20 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from emulator.aws import moto_server
 from emulator.commands import deploy
 
 REGION = "us-east-1"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-
-
-@pytest.fixture
-def endpoint_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with moto_server() as url:
-        yield url
 
 
 def _self_signed(domain: str) -> tuple[bytes, bytes]:

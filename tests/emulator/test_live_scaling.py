@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import socketio
 
 from emulator.cli import main
 from emulator.snapshot import read_moto
+from support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {
@@ -42,16 +42,6 @@ PARAMS = {
     "ScalingCooldown": "60",
     "DeregistrationDelay": "60",  # one second at 60x: long enough to see `draining`
 }
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"never happened within {timeout:.0f} s: {what}")
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:

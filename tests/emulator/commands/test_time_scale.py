@@ -19,18 +19,10 @@ import psutil
 import pytest
 import websocket
 
+from support.polling import wait_until
+
 ROOT = Path(__file__).resolve().parents[3]
 IDLE_REAL_SECONDS = 9.0  # the idle timeout scaled by 60 would be 1 s; two 4 s Engine.IO heartbeats fit
-
-
-def wait_until(predicate: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition never held")
 
 
 def read_state(state: Path) -> dict[str, Any] | None:

@@ -18,18 +18,9 @@ from rich.console import Console
 
 from emulator.cli import main
 from emulator.commands.status import render
+from support.polling import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def wait_until(predicate: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition never held")
 
 
 @pytest.fixture
