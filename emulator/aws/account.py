@@ -72,7 +72,6 @@ class EmulatedAccount:
         self.params: dict[str, object] = dict(params)
         self.outputs: dict[str, Outputs] = {}
         self._clients: dict[str, Any] = {}
-        self._service: ServiceDescription | None = None
         self._account_id: str | None = None
         self._read: tuple[int, ServiceDescription] | None = (
             None  # (api_changes() before the read, what it read)
@@ -104,10 +103,8 @@ class EmulatedAccount:
 
     @property
     def service(self) -> ServiceDescription:
-        """The deployed service as last read back (after deploy and after each `update`)."""
-        if self._service is None:
-            self._service = read_service(self, self.cluster_name, self.service_name)
-        return self._service
+        """The service as the account holds it now: `read_service()`."""
+        return self.read_service()
 
     def read_service(self) -> ServiceDescription:
         """The service as the account holds it now (see `emulator.controller.Account.read_service`).
@@ -142,8 +139,7 @@ class EmulatedAccount:
         self.params = merged
         self.outputs = deploy_stacks(self.client("cloudformation"), plans, poll_seconds=0.05)
         self._read = None
-        self._service = self.read_service()
-        return self._service
+        return self.read_service()
 
     def update(self, params: Mapping[str, object]) -> ServiceDescription:
         """UpdateStack with new parameter values; returns and stores the new description."""
@@ -153,18 +149,6 @@ class EmulatedAccount:
         """What Application Auto Scaling does to the service: desiredCount only (runningCount stays the tasks')."""
         with dispatch.LOCK:
             ecs_deployments.set_desired_count(self._moto_service(), n)
-
-    def desired_count(self) -> int:
-        return int(self._describe_service()["desiredCount"])
-
-    def set_task_counts(self, running: int, pending: int) -> None:
-        """Write the service's runningCount / pendingCount (moto has no tasks of its own)."""
-        with dispatch.LOCK:
-            service = self._moto_service()
-            service.running_count, service.pending_count = running, pending
-            current = ecs_deployments.primary(service)
-            if current is not None:
-                current["runningCount"], current["pendingCount"] = running, pending
 
     def publish_service_status(self, status: ServiceStatus, at: Callable[[float], datetime]) -> None:
         """Counts, deployments, events and tasks as DescribeServices / ListTasks / DescribeTasks answer
@@ -247,26 +231,7 @@ class EmulatedAccount:
             if target_group is not None:
                 elbv2_health.publish(target_group, targets)
 
-    def register_target(self, target_id: str, port: int) -> None:
-        self.client("elbv2").register_targets(
-            TargetGroupArn=self.service.target_group.target_group_arn,
-            Targets=[{"Id": target_id, "Port": port}],
-        )
-
-    def deregister_target(self, target_id: str, port: int) -> None:
-        self.client("elbv2").deregister_targets(
-            TargetGroupArn=self.service.target_group.target_group_arn,
-            Targets=[{"Id": target_id, "Port": port}],
-        )
-
     # -- moto internals (no API writes these) ---------------------------------------------------
-    def _describe_service(self) -> dict[str, Any]:
-        services = self.client("ecs").describe_services(
-            cluster=self.cluster_name, services=[self.service_name]
-        )
-        service: dict[str, Any] = services["services"][0]
-        return service
-
     def _backend(self, service_name: str) -> Any:
         from moto.backends import get_backend
 

@@ -10,6 +10,7 @@ import pytest
 
 from emulator.aws import EmulatedAccount, emulated_account
 from emulator.aws.templates import load_template, stack_plan
+from emulator.ecs.model import ServiceStatus
 
 
 def test_target_group_is_sticky_and_drains_for_30_seconds(deployed: EmulatedAccount) -> None:
@@ -165,13 +166,17 @@ def test_every_resource_of_the_three_stacks_is_created_and_typed() -> None:
 
 
 def test_account_writes_counts_metrics_alarm_states_and_targets(account: EmulatedAccount) -> None:
-    """The emulator's writes land where boto3 readers (and the AWS CLI) see them."""
-    account.set_task_counts(running=1, pending=1)
+    """The control loop's writes land where boto3 readers (and the AWS CLI) see them."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    account.publish_service_status(
+        ServiceStatus(running_count=1, pending_count=1, deployments=(), tasks=(), events=()), lambda _: at
+    )
     account.set_desired_count(4)
     account.put_cpu_utilization([50.0, 90.0], datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC))
     account.put_cpu_utilization([], datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC))
     account.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "test", {"recentDatapoints": [70.0]})
-    account.register_target("10.0.0.7", 3000)
+    target_group = account.service.target_group.target_group_arn
+    account.publish_target_health(target_group, [("10.0.0.7", 3000, "healthy", None, "")])
 
     ecs = account.client("ecs").describe_services(cluster=account.cluster_name, services=["chat"])[
         "services"
@@ -205,7 +210,7 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
     )["TargetHealthDescriptions"]
 
     assert (ecs["desiredCount"], ecs["runningCount"], ecs["pendingCount"]) == (4, 1, 1)
-    assert account.desired_count() == 4
+    assert account.read_service().desired_count == 4
     assert (
         alarm["StateValue"],
         json.loads(alarm["StateReasonData"])["recentDatapoints"],
@@ -213,7 +218,7 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
     assert stats["Values"] == [70.0]  # one datapoint (the empty list published nothing), average of 50 and 90
     assert [(t["Target"]["Id"], t["Target"]["Port"]) for t in health] == [("10.0.0.7", 3000)]
 
-    account.deregister_target("10.0.0.7", 3000)
+    account.publish_target_health(target_group, [])
 
     assert (
         account.client("elbv2").describe_target_health(

@@ -58,4 +58,4 @@ def test_lowering_max_capacity_clamps_the_desired_count(account: EmulatedAccount
     after = account.update({"MaxCapacity": 5})
 
     assert after.desired_count == 5
-    assert account.desired_count() == 5
+    assert account.read_service().desired_count == 5

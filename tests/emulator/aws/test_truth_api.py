@@ -133,7 +133,7 @@ def test_register_scalable_target_clamps_the_desired_count_and_keeps_suspended_s
     assert (raised.desired_count, raised.scalable_target and raised.scalable_target.min_capacity) == (3, 3)
     assert lowered.desired_count == 2
     assert lowered.scalable_target is not None and lowered.scalable_target.dynamic_scaling_in_suspended
-    assert account.desired_count() == 2
+    assert account.read_service().desired_count == 2
 
 
 def history(account: EmulatedAccount, **query: Any) -> list[dict[str, Any]]:
