@@ -160,19 +160,36 @@ def simulate(
         service, demand, clock, task_start_seconds=task_start_seconds
     )
     running_at_start: list[int] = []
-    end = len(demand) * 60.0
+
+    def at_minute_start(now: float) -> None:
+        if now >= 0 and now % 60 == 0 and len(running_at_start) <= now // 60:
+            running_at_start.append(loop.status.running_count if loop.status else 0)
+
+    drive(loop, fleet, clock, len(demand) * 60.0, after_tick=at_minute_start)
+    return timeline(loop, account, minutes, running_at_start, demand)
+
+
+def drive(
+    loop: ControlLoop,
+    fleet: SimulatedFleet,
+    clock: SteppedClock,
+    end: float,
+    *,
+    after_tick: Callable[[float], None] | None = None,
+) -> None:
+    """Tick `loop` at every clock time something can happen — its next wake, a minute boundary (the load changes),
+    the fleet's next event — from the clock's time up to and including `end`."""
     while True:
         now = clock.time
         loop.tick(now)
-        if now >= 0 and now % 60 == 0 and len(running_at_start) <= now // 60:
-            running_at_start.append(loop.status.running_count if loop.status else 0)
+        if after_tick is not None:
+            after_tick(now)
         if now >= end:
-            break
-        upcoming = [loop.next_wake(now), (now // 60 + 1) * 60.0]
+            return
+        upcoming = [loop.next_wake(now), (now // 60 + 1) * 60.0, end]
         if (event := fleet.next_event(now)) is not None:
             upcoming.append(event)
         clock.time = min(upcoming)
-    return timeline(loop, account, minutes, running_at_start, demand)
 
 
 def timeline(

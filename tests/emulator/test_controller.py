@@ -13,7 +13,7 @@ from emulator.clock import VirtualClock
 from emulator.controller import ControlLoop
 from emulator.model import ScalableTarget, ServiceDescription
 from emulator.sim.account import MemoryAccount
-from emulator.sim.run import WARMUP_SECONDS, SteppedClock, simulate, simulated_loop
+from emulator.sim.run import WARMUP_SECONDS, SteppedClock, drive, simulate, simulated_loop
 from support.seed import build_seed_service
 
 HIGH, LOW = "high-cpu", "low-cpu"
@@ -40,15 +40,7 @@ class Driver:
         )
 
     def run_until(self, end: float) -> None:
-        while True:
-            now = self.clock.time
-            self.loop.tick(now)
-            if now >= end:
-                return
-            upcoming = [self.loop.next_wake(now), (now // 60 + 1) * 60.0]
-            if (event := self.fleet.next_event(now)) is not None:
-                upcoming.append(event)
-            self.clock.time = min(min(upcoming), end)
+        drive(self.loop, self.fleet, self.clock, end)
 
     def desired(self) -> list[int]:
         return [m.desired for m in self.minutes]
