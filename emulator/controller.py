@@ -31,7 +31,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from emulator.autoscaler import PERIOD, Autoscaler, ScalingAccount
@@ -108,10 +108,9 @@ class Fleet(Protocol):
 
 @dataclass(frozen=True)
 class MinuteRecord:
-    """What one minute boundary saw and did (simulate's timeline; `status`'s recent history)."""
+    """What one minute boundary saw and did (simulate's timeline)."""
 
     at: float
-    desired_before: int
     desired: int
     running: int
     alarm_states: Mapping[str, str]
@@ -212,7 +211,7 @@ class ControlLoop:
         result = self.autoscaler.tick(at, service, running, self._deployment_in_progress())
         if self.on_minute is not None:
             states = {e.alarm_name: e.state for e in result.evaluations}
-            self.on_minute(MinuteRecord(at, service.desired_count, result.desired, running, states))
+            self.on_minute(MinuteRecord(at, result.desired, running, states))
         return self._read_service() if result.activity is not None else service
 
     def _schedule(self, now: float, service: ServiceDescription) -> None:
@@ -278,6 +277,4 @@ class ControlLoop:
 
 def _epoch_of(clock_start: float) -> datetime:
     """The datetime of clock second 0, so that `clock_start` is now."""
-    from datetime import timedelta
-
     return datetime.now(UTC) - timedelta(seconds=clock_start)
