@@ -141,13 +141,17 @@ class EmulatorDeployment:
     def desired_count(self) -> int:
         return int(self.emulator.account.read_service().desired_count)
 
-    async def set_desired_count(self, n: int) -> None:
-        """`aws ecs update-service --desired-count n`, through the emulator's AWS endpoint."""
+    async def _update_service(self, **request: Any) -> dict[str, Any]:
+        """`aws ecs update-service` through the emulator's AWS endpoint, as a user would; the service's answer."""
         service = self.emulator.service
         ecs = self.emulator.account.client("ecs")
-        await asyncio.to_thread(
-            ecs.update_service, cluster=service.cluster_name, service=service.service_name, desiredCount=n
+        answer: dict[str, Any] = await asyncio.to_thread(
+            ecs.update_service, cluster=service.cluster_name, service=service.service_name, **request
         )
+        return answer
+
+    async def set_desired_count(self, n: int) -> None:
+        await self._update_service(desiredCount=n)
 
     async def wait_stopped(self, task_ids: set[str], timeout: float) -> StoppedTask | None:
         """The first of `task_ids` to reach STOPPED within `timeout` (this clock's seconds), or None."""
@@ -160,14 +164,7 @@ class EmulatorDeployment:
         return None
 
     async def force_new_deployment(self) -> str:
-        service = self.emulator.service
-        ecs = self.emulator.account.client("ecs")
-        answer = await asyncio.to_thread(
-            ecs.update_service,
-            cluster=service.cluster_name,
-            service=service.service_name,
-            forceNewDeployment=True,
-        )
+        answer = await self._update_service(forceNewDeployment=True)
         primary = next(d for d in answer["service"]["deployments"] if d["status"] == "PRIMARY")
         return str(primary["id"])
 
