@@ -3,7 +3,8 @@
 The control loop (`emulator.controller.ControlLoop`) calls `tick(at, service, running, deployment_in_progress)` on
 every minute boundary of its Clock, with the service as the account holds it at that moment:
 1. sample the serving tasks' CPU from a `CpuSource` and publish `AWS/ECS CPUUtilization` for the minute that just
-   ended (`emulator.telemetry.task_utilization`); nothing is published when no task runs (reference 4.1);
+   ended (`emulator.telemetry.task_utilization`); nothing is published when no task runs (reference 4.1); with a
+   `ConnectionSource`, and workers whose environment names a metrics namespace, their `ActiveConnections` too;
 2. evaluate every alarm of the service's current `ControlPlan` (rebuilt when a policy or an alarm changed through
    the API) and write the states that changed, with AWS's StateReason / StateReasonData and a history item;
 3. run the policies of the alarms in ALARM from ECS's runningCount and the desired count the account holds (so a
@@ -41,8 +42,8 @@ from emulator.scaling import (
     metric_key,
 )
 from emulator.scaling.alarms import breaches
-from emulator.scaling.metrics import MetricKey
-from emulator.telemetry import CpuSource, task_utilization
+from emulator.scaling.metrics import MetricKey, alarm_metric_key
+from emulator.telemetry import ConnectionSource, CpuSource, connections_metric_key, task_utilization
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,9 @@ PERIOD = 60.0
 class ScalingAccount(Protocol):
     """What CloudWatch and Application Auto Scaling write into the account (see `emulator.controller.Account`)."""
 
-    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None: ...
+    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
+        """One datum (a statistic set over `per_task`) of the metric `key`; nothing when `per_task` is empty."""
+        ...
 
     def set_alarm_state(
         self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime
@@ -82,8 +85,10 @@ class Autoscaler:
         *,
         epoch: datetime | None = None,
         max_activities: int = 1000,
+        connection_source: ConnectionSource | None = None,
     ) -> None:
         self.account, self.cpu_source = account, cpu_source
+        self.connection_source = connection_source
         self.state = ScalingState()
         self.store = MetricStore()
         self.activities: deque[ScalingActivity] = deque(maxlen=max_activities)
@@ -106,6 +111,7 @@ class Autoscaler:
         """One minute of CloudWatch + Application Auto Scaling at minute boundary `at`."""
         plan = self._plan_of(service)
         self._publish_cpu(at, service)
+        self._publish_connections(at, service)
         situation = Situation(at, service.desired_count, running, deployment_in_progress)
         result = evaluate(plan, service.scalable_target, self.state, self.store, situation)
         self._apply(at, result)
@@ -126,7 +132,9 @@ class Autoscaler:
         if not any(a.alarm_name == alarm_name for a in plan.alarms):
             return None
         self._written[alarm_name] = _alarm_state(state)  # what the account holds now
-        latest = _breaching_value(plan, alarm_name, self.store.latest(cpu_metric_key(service)))
+        latest = _breaching_value(
+            plan, alarm_name, self.store.latest(alarm_metric_key(plan.alarm(alarm_name)))
+        )
         situation = Situation(at, service.desired_count, running, deployment_in_progress)
         result = act_on_alarm(
             plan,
@@ -157,9 +165,19 @@ class Autoscaler:
         per_task = task_utilization(self.cpu_source.sample(), service.task_definition.vcpu)
         if not per_task:
             return
+        self._publish(now, cpu_metric_key(service), per_task, "Percent")
+
+    def _publish_connections(self, now: float, service: ServiceDescription) -> None:
+        key = connections_metric_key(service.task_definition)
+        if key is not None and self.connection_source is not None:
+            self._publish(now, key, self.connection_source.connections(), "Count")
+
+    def _publish(self, now: float, key: MetricKey, per_task: Sequence[float], unit: str) -> None:
+        if not per_task:
+            return
         start = now - PERIOD  # the datum describes the minute that just ended
-        self.store.put(cpu_metric_key(service), start, StatisticSet.of(per_task))
-        self.account.put_cpu_utilization(per_task, self.timestamp(start))
+        self.store.put(key, start, StatisticSet.of(per_task))
+        self.account.put_metric(key, per_task, self.timestamp(start), unit)
 
     def _apply(self, at: float, result: Evaluation) -> None:
         self.state = result.state

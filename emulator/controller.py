@@ -47,7 +47,7 @@ from emulator.ecs.model import (
 from emulator.ecs.scheduler import ServiceScheduler
 from emulator.model import ServiceDescription
 from emulator.tasks import wait_or_timeout
-from emulator.telemetry import CpuSource
+from emulator.telemetry import ConnectionSource, CpuSource
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +130,15 @@ class ControlLoop:
         epoch: datetime | None = None,
         scheduler: ServiceScheduler | None = None,
         on_minute: Callable[[MinuteRecord], None] | None = None,
+        connection_source: ConnectionSource | None = None,
     ) -> None:
         self.clock, self.account, self.fleet = clock, account, fleet
         self.interval = interval
         self.autoscaling = autoscaling
         start = clock.now()
-        self.autoscaler = Autoscaler(account, cpu_source, epoch=epoch or _epoch_of(start))
+        self.autoscaler = Autoscaler(
+            account, cpu_source, epoch=epoch or _epoch_of(start), connection_source=connection_source
+        )
         self.scheduler = scheduler or ServiceScheduler(cluster_name=account.read_service().cluster_name)
         self.on_minute = on_minute
         self.status: ServiceStatus | None = None

@@ -44,14 +44,27 @@ class StepScalingPolicy:
 
 
 @dataclass(frozen=True)
+class CustomizedMetric:
+    """A target tracking policy's CustomizedMetricSpecification: a CloudWatch metric the service publishes itself,
+    whose value must change in proportion to its capacity (an average per task)."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...] = ()
+    statistic: Statistic = "Average"
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
 class TargetTrackingPolicy:
     policy_name: str
     policy_arn: str
     target_value: float
-    predefined_metric_type: str = "ECSServiceAverageCPUUtilization"
+    predefined_metric_type: str = "ECSServiceAverageCPUUtilization"  # "Customized" with `customized_metric`
     scale_out_cooldown: int = 300
     scale_in_cooldown: int = 300
     disable_scale_in: bool = False
+    customized_metric: CustomizedMetric | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@
   meter reads the wall clock, not the emulator's (scaled) Clock. A task seen for the first time is left out of
   that reading: its start-up (imports) is not load, and there is no baseline.
 - `MessageMeter`: messages per second each target's worker accepted, from the workers' `/metrics`.
+- `ConnectionSource` / `connections_metric_key`: the chat's own `ActiveConnections` metric (`chat.emf`), one value
+  per serving task each minute, under the namespace and dimensions the task definition's environment gives the
+  workers; the autoscaler publishes it as CloudWatch Logs would extract it from the workers' EMF lines on Fargate.
 """
 
 from __future__ import annotations
@@ -16,6 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from chat import emf
+from emulator.model import TaskDefinition
+from emulator.scaling.metrics import MetricKey, metric_key
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,21 @@ class CpuSource(Protocol):
     def sample(self) -> CpuSample:
         """Per-task CPU seconds since the previous sample, for the tasks serving now."""
         ...
+
+
+class ConnectionSource(Protocol):
+    def connections(self) -> Sequence[float]:
+        """The open connections of each serving task now (one value per task)."""
+        ...
+
+
+def connections_metric_key(task_definition: TaskDefinition) -> MetricKey | None:
+    """The key the workers of `task_definition` publish ActiveConnections under; None when they publish none."""
+    env = dict(task_definition.environment)
+    namespace = emf.metric_namespace(env)
+    if namespace is None:
+        return None
+    return metric_key(namespace, emf.ACTIVE_CONNECTIONS, emf.metric_dimensions(env))
 
 
 def task_utilization(sample: CpuSample, task_vcpu: float) -> list[float]:

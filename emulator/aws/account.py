@@ -40,6 +40,7 @@ from emulator.aws.stacks import Outputs, deploy_stacks
 from emulator.aws.templates import DEFAULT_STACK_PREFIX, stack_plan
 from emulator.ecs.model import ServiceStatus
 from emulator.model import ServiceDescription
+from emulator.scaling.metrics import MetricKey
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ _FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 class EmulatedAccount:
     """boto3 clients bound to the emulated account, plus the writes AWS itself would make.
 
-    The control loop's writes (`set_desired_count`, `put_cpu_utilization`, `set_alarm_state`,
+    The control loop's writes (`set_desired_count`, `put_metric`, `set_alarm_state`,
     `record_scaling_activity`, `publish_service_status`, `publish_target_health`) go straight into moto's
     backends under `dispatch.LOCK`: they are no API calls, never count as API changes and never show as a
     user's actions. `read_service()` re-reads through boto3 only after an API change.
@@ -159,27 +160,26 @@ class EmulatedAccount:
             ecs_tasks.publish(service, status.tasks, self._container_names, at)
 
     # -- data plane -----------------------------------------------------------------------------
-    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None:
-        """One AWS/ECS CPUUtilization datum over the running tasks; nothing when none runs (as ECS)."""
-        if not per_task_percent:
+    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
+        """One datum over the running tasks, as ECS publishes CPUUtilization (and CloudWatch Logs the workers' EMF
+        lines); nothing when no task runs."""
+        if not per_task:
             return
+        namespace, metric_name, dimensions = key
         datum = {
-            "MetricName": "CPUUtilization",
-            "Dimensions": [
-                {"Name": "ClusterName", "Value": self.cluster_name},
-                {"Name": "ServiceName", "Value": self.service_name},
-            ],
+            "MetricName": metric_name,
+            "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
             "Timestamp": _aware(timestamp).astimezone(UTC).replace(tzinfo=None),  # moto's (naive UTC)
             "StatisticValues": {
-                "SampleCount": float(len(per_task_percent)),
-                "Sum": float(sum(per_task_percent)),
-                "Minimum": float(min(per_task_percent)),
-                "Maximum": float(max(per_task_percent)),
+                "SampleCount": float(len(per_task)),
+                "Sum": float(sum(per_task)),
+                "Minimum": float(min(per_task)),
+                "Maximum": float(max(per_task)),
             },
-            "Unit": "Percent",
+            "Unit": unit,
         }
         with dispatch.LOCK:
-            self._backend("cloudwatch").put_metric_data("AWS/ECS", [datum])
+            self._backend("cloudwatch").put_metric_data(namespace, [datum])
 
     def set_alarm_state(
         self,

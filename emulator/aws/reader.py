@@ -15,6 +15,7 @@ from typing import Any, Protocol, cast
 from emulator.aws.exceptions import ServiceNotFound
 from emulator.aws.step_adjustments import step_adjustments_from_api
 from emulator.model import (
+    CustomizedMetric,
     DeploymentConfiguration,
     HealthCheck,
     MetricAlarm,
@@ -187,6 +188,7 @@ def _step_policy(p: Mapping[str, Any]) -> StepScalingPolicy:
 def _target_tracking_policy(p: Mapping[str, Any]) -> TargetTrackingPolicy:
     c = p["TargetTrackingScalingPolicyConfiguration"]
     metric = (c.get("PredefinedMetricSpecification") or {}).get("PredefinedMetricType", "Customized")
+    custom = c.get("CustomizedMetricSpecification")
     return TargetTrackingPolicy(
         policy_name=p["PolicyName"],
         policy_arn=p["PolicyARN"],
@@ -195,6 +197,18 @@ def _target_tracking_policy(p: Mapping[str, Any]) -> TargetTrackingPolicy:
         scale_out_cooldown=int(c.get("ScaleOutCooldown", 300)),
         scale_in_cooldown=int(c.get("ScaleInCooldown", 300)),
         disable_scale_in=bool(c.get("DisableScaleIn", False)),
+        customized_metric=None if not custom else customized_metric(custom),
+    )
+
+
+def customized_metric(spec: Mapping[str, Any]) -> CustomizedMetric:
+    """A CustomizedMetricSpecification as the API (or a template) writes it."""
+    return CustomizedMetric(
+        namespace=str(spec["Namespace"]),
+        metric_name=str(spec["MetricName"]),
+        dimensions=tuple((str(d["Name"]), str(d["Value"])) for d in spec.get("Dimensions", [])),
+        statistic=cast(Any, spec.get("Statistic", "Average")),
+        unit=spec.get("Unit"),
     )
 
 

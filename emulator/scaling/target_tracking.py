@@ -1,7 +1,9 @@
-"""Target tracking on ECSServiceAverageCPUUtilization (reference 3).
+"""Target tracking on ECSServiceAverageCPUUtilization, or on a customized metric (reference 3).
 
 AAS manages two alarms per policy: AlarmHigh (> target, 3 of 3 minutes) and AlarmLow (< 0.9 x target,
-15 of 15 minutes; not created when DisableScaleIn is set [inf]).
+15 of 15 minutes; not created when DisableScaleIn is set [inf]), on the policy's metric: `AWS/ECS
+CPUUtilization` of the service for the predefined type, else the CustomizedMetricSpecification's namespace,
+name, dimensions and statistic (e.g. the chat's own `ActiveConnections` per task, `emulator.telemetry`).
 
 The capacity step. AWS ("How target tracking scaling for Application Auto Scaling works", reference
 3.6) documents the intent, not a formula: above the target it adds "capacity proportional to the metric
@@ -34,7 +36,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from emulator.model import ComparisonOperator, MetricAlarm, ServiceDescription, TargetTrackingPolicy
+from emulator.model import (
+    ComparisonOperator,
+    CustomizedMetric,
+    MetricAlarm,
+    ServiceDescription,
+    TargetTrackingPolicy,
+)
 
 SCALE_IN_RATIO = 0.9
 SCALE_IN_STEP_FRACTION = 0.1  # the most one scale-in activity removes (see the module docstring)
@@ -54,6 +62,14 @@ def managed_alarms(policy: TargetTrackingPolicy, service: ServiceDescription) ->
     return (high, low)
 
 
+def tracked_metric(policy: TargetTrackingPolicy, service: ServiceDescription) -> CustomizedMetric:
+    """The metric `policy` holds at its target (a predefined type is the service's average CPUUtilization)."""
+    if policy.customized_metric is not None:
+        return policy.customized_metric
+    dimensions = (("ClusterName", service.cluster_name), ("ServiceName", service.service_name))
+    return CustomizedMetric("AWS/ECS", "CPUUtilization", dimensions, "Average", "Percent")
+
+
 def _managed_alarm(
     policy: TargetTrackingPolicy,
     service: ServiceDescription,
@@ -62,17 +78,18 @@ def _managed_alarm(
     datapoints: int,
     operator: ComparisonOperator,
 ) -> MetricAlarm:
+    metric = tracked_metric(policy, service)
     return MetricAlarm(
         alarm_name=f"TargetTracking-{service.resource_id}-{kind}-{policy.policy_name}",
-        namespace="AWS/ECS",
-        metric_name="CPUUtilization",
-        statistic="Average",
+        namespace=metric.namespace,
+        metric_name=metric.metric_name,
+        statistic=metric.statistic,
         period=60,
         evaluation_periods=datapoints,
         datapoints_to_alarm=datapoints,
         threshold=threshold,
         comparison_operator=operator,
-        dimensions=(("ClusterName", service.cluster_name), ("ServiceName", service.service_name)),
+        dimensions=metric.dimensions,
         alarm_actions=(policy.policy_arn,),
     )
 

@@ -1,7 +1,7 @@
 """The account `simulate` runs against: the deployed service's description, held in memory.
 
 `chat-emulator simulate` deploys the templates into moto once and reads the service back; the control loop then
-runs against this account, which holds the desired count the autoscaler writes, the alarm states, the CPU data,
+runs against this account, which holds the desired count the autoscaler writes, the alarm states, the metric data,
 the scaling activities and the scheduler's last status — the same `emulator.controller.Account` contract the
 live emulator's moto account meets, without a boto3 round trip per tick (that is what keeps days of load at a
 few seconds). Nothing changes it from outside during a simulation, so there are no SetAlarmState overrides and no
@@ -18,6 +18,7 @@ from typing import Any
 
 from emulator.ecs.model import ServiceStatus
 from emulator.model import ServiceDescription
+from emulator.scaling.metrics import MetricKey
 
 FIRST_DEPLOYMENT_ID = "ecs-svc/0000000000000000001"
 
@@ -36,7 +37,7 @@ class MemoryAccount:
     """An `Account` over one `ServiceDescription`."""
 
     service: ServiceDescription
-    cpu: dict[datetime, float] = field(default_factory=dict)  # minute start -> average CPUUtilization
+    metrics: dict[MetricKey, dict[datetime, float]] = field(default_factory=dict)  # minute start -> Average
     alarm_states: dict[str, str] = field(default_factory=dict)
     activities: list[ActivityRecord] = field(default_factory=list)
     status: ServiceStatus | None = None
@@ -53,9 +54,13 @@ class MemoryAccount:
         if n != self.service.desired_count:
             self.service = dataclasses.replace(self.service, desired_count=n)
 
-    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None:
-        if per_task_percent:
-            self.cpu[timestamp] = sum(per_task_percent) / len(per_task_percent)
+    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
+        if per_task:
+            self.metrics.setdefault(key, {})[timestamp] = sum(per_task) / len(per_task)
+
+    def average(self, key: MetricKey | None, timestamp: datetime) -> float | None:
+        """The Average of metric `key` over the minute starting at `timestamp` (None: no datum)."""
+        return None if key is None else self.metrics.get(key, {}).get(timestamp)
 
     def set_alarm_state(
         self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime

@@ -11,6 +11,7 @@ import pytest
 
 from emulator.autoscaler import Autoscaler
 from emulator.model import ServiceDescription
+from emulator.scaling.metrics import MetricKey
 from emulator.telemetry import CpuSample
 from support.seed import build_seed_service
 
@@ -31,8 +32,9 @@ class FakeAccount:
         self.activities: list[tuple[str, str, int, int, datetime]] = []
         self.fail_alarm_writes = 0
 
-    def put_cpu_utilization(self, per_task_percent: Sequence[float], timestamp: datetime) -> None:
-        self.metrics.append((list(per_task_percent), timestamp))
+    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
+        if key[1] == "CPUUtilization" and per_task:
+            self.metrics.append((list(per_task), timestamp))
 
     def set_alarm_state(
         self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime

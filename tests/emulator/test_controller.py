@@ -13,7 +13,7 @@ from emulator.clock import VirtualClock
 from emulator.controller import ControlLoop
 from emulator.model import ScalableTarget, ServiceDescription
 from emulator.sim.account import MemoryAccount
-from emulator.sim.run import WARMUP_SECONDS, SteppedClock, drive, simulate, simulated_loop
+from emulator.sim.run import WARMUP_SECONDS, Options, SteppedClock, drive, simulate, simulated_loop
 from support.seed import build_seed_service
 
 HIGH, LOW = "high-cpu", "low-cpu"
@@ -36,7 +36,7 @@ class Driver:
     ) -> None:
         self.clock = SteppedClock(-WARMUP_SECONDS)
         self.loop, self.account, self.fleet, self.minutes = simulated_loop(
-            service, demand, self.clock, task_start_seconds=task_start_seconds
+            service, demand, self.clock, options=Options(task_start_seconds=task_start_seconds)
         )
 
     def run_until(self, end: float) -> None:
@@ -145,7 +145,9 @@ def test_no_scale_in_while_a_deployment_rolls_but_scale_out_goes_on() -> None:
 async def test_stop_ends_every_task_and_the_loop(force: bool) -> None:
     service = _seed()
     clock = VirtualClock(start=0)
-    loop, _, fleet, _ = simulated_loop(service, [0.5] * 10, clock, interval=1.0, task_start_seconds=5)
+    loop, _, fleet, _ = simulated_loop(
+        service, [0.5] * 10, clock, interval=1.0, options=Options(task_start_seconds=5)
+    )
     running = asyncio.ensure_future(loop.run())
     for _ in range(30):
         await clock.advance(1.0)
@@ -240,7 +242,9 @@ async def test_an_account_that_cannot_be_read_neither_spins_the_loop_nor_blocks_
     """`ecs delete-service` under a running emulator: every read fails; the loop logs, ticks once per interval with
     the last service it read, and a stop still ends every task."""
     clock = VirtualClock(start=0)
-    loop, account, _, _ = simulated_loop(_seed(), [0.5] * 10, clock, interval=1.0, task_start_seconds=5)
+    loop, account, _, _ = simulated_loop(
+        _seed(), [0.5] * 10, clock, interval=1.0, options=Options(task_start_seconds=5)
+    )
     running = asyncio.ensure_future(loop.run())
     for _ in range(20):
         await clock.advance(1.0)

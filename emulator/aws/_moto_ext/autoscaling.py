@@ -7,7 +7,8 @@
 - AWS::ApplicationAutoScaling::ScalingPolicy (Ref = the policy ARN, kept across updates as AWS keeps it).
 - `patch_backend()` also wraps moto's PutScalingPolicy, for the API and CloudFormation alike: step adjustments
   are validated (§2.3) with an error naming the policy, and a target-tracking policy's two alarms get AWS's
-  thresholds and datapoints (AlarmHigh > target 3 of 3, AlarmLow < 0.9 x target 15 of 15; moto writes 6.0).
+  thresholds and datapoints (AlarmHigh > target 3 of 3, AlarmLow < 0.9 x target 15 of 15; moto writes 6.0),
+  and the metric of a CustomizedMetricSpecification (moto writes AWS/ECS CPUUtilization for every policy).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from moto.applicationautoscaling.models import (
     FakeScalableTarget,
     applicationautoscaling_backends,
 )
+from moto.cloudwatch.models import Dimension
 from moto.core.common_models import CloudFormationModel
 from moto.ecs.models import ecs_backends
 
@@ -96,8 +98,13 @@ def fix_target_tracking_alarms(policy: FakeApplicationAutoscalingPolicy) -> None
     if policy.policy_type != "TargetTrackingScaling" or not config:
         return
     target = float(config["TargetValue"])
+    custom = config.get("CustomizedMetricSpecification")
     for alarm in policy.alarms:
         high = "-AlarmHigh-" in alarm.name
+        if custom:  # moto writes AWS/ECS CPUUtilization whatever the policy tracks
+            alarm.namespace, alarm.metric_name = custom["Namespace"], custom["MetricName"]
+            alarm.dimensions = [Dimension(d["Name"], d["Value"]) for d in custom.get("Dimensions", [])]
+            alarm.statistic, alarm.unit = custom.get("Statistic", "Average"), custom.get("Unit")
         alarm.threshold = target if high else round(SCALE_IN_RATIO * target, 6)
         alarm.datapoints_to_alarm = alarm.evaluation_periods  # 3 of 3, 15 of 15
         start_insufficient(alarm)

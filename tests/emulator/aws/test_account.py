@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from emulator.autoscaler import cpu_metric_key
 from emulator.aws import EmulatedAccount, emulated_account
 from emulator.aws.templates import load_template, stack_plan
 from emulator.ecs.model import ServiceStatus
@@ -172,8 +173,12 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
         ServiceStatus(running_count=1, pending_count=1, deployments=(), tasks=(), events=()), lambda _: at
     )
     account.set_desired_count(4)
-    account.put_cpu_utilization([50.0, 90.0], datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC))
-    account.put_cpu_utilization([], datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC))
+    account.put_metric(
+        cpu_metric_key(account.service), [50.0, 90.0], datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC), "Percent"
+    )
+    account.put_metric(
+        cpu_metric_key(account.service), [], datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC), "Percent"
+    )
     account.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "test", {"recentDatapoints": [70.0]})
     target_group = account.service.target_group.target_group_arn
     account.publish_target_health(target_group, [("10.0.0.7", 3000, "healthy", None, "")])

@@ -9,6 +9,7 @@ import pytest
 from emulator.ecs.model import Launch, Register
 from emulator.model import ServiceDescription
 from emulator.sim.fleet import SimulatedFleet
+from emulator.sim.load import Load
 from emulator.sim.run import SteppedClock, simulate
 from emulator.telemetry import task_utilization
 
@@ -33,8 +34,9 @@ def test_cpu_utilization_of_tasks_sharing_a_whole_minute_of_load(
         deregistration_delay_seconds=30,
         health_check_interval_seconds=0,
         task_vcpu=vcpu,
+        task_memory_mib=2048,
         clock=clock,
-        demand_at=lambda t: demand,
+        load=Load.of_vcpu([demand] * 3),
     )
     for i in range(running):
         fleet.execute(Launch(f"t{i}", revision=None))  # type: ignore[arg-type]

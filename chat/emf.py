@@ -1,0 +1,56 @@
+"""The chat's own CloudWatch metric: active connections per task, in the embedded metric format (EMF) on stdout.
+
+On Fargate a task's stdout goes to CloudWatch Logs through the awslogs log driver, and CloudWatch Logs turns a log
+event written in EMF into metric data by itself: no PutMetricData call, no task role, no agent. When
+`METRICS_NAMESPACE` is set (cloudformation/chat-service.yml sets it when the service scales on connections), each
+worker prints one line a minute:
+
+    {"_aws": {"Timestamp": 1767225600000, "CloudWatchMetrics": [{"Namespace": "FargateChat",
+      "Dimensions": [["ClusterName", "ServiceName"]], "Metrics": [{"Name": "ActiveConnections", "Unit": "Count"}]}]},
+     "ClusterName": "fargate-chat", "ServiceName": "chat", "ActiveConnections": 812}
+
+One datum per task per minute: the metric's Average is the connections per task, and its SampleCount the tasks
+that reported, which is what a target tracking policy on it needs (a value proportional to the capacity). The
+emulator publishes the same metric from its live workers (`emulator.telemetry`), keyed by `metric_dimensions`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+NAMESPACE_VARIABLE = "METRICS_NAMESPACE"
+DIMENSION_VARIABLES = (("ClusterName", "CLUSTER_NAME"), ("ServiceName", "SERVICE_NAME"))
+ACTIVE_CONNECTIONS = "ActiveConnections"
+PERIOD_SECONDS = 60.0
+
+
+def metric_namespace(env: Mapping[str, str]) -> str | None:
+    """The namespace the worker publishes under; None (publish nothing) when unset or empty."""
+    return env.get(NAMESPACE_VARIABLE) or None
+
+
+def metric_dimensions(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """ClusterName / ServiceName from the task's environment (the ones that are set)."""
+    return tuple((name, env[variable]) for name, variable in DIMENSION_VARIABLES if env.get(variable))
+
+
+def record(
+    namespace: str, dimensions: tuple[tuple[str, str], ...], connections: int, timestamp_ms: int
+) -> str:
+    """One EMF log event (one line of JSON) carrying `connections` as ActiveConnections."""
+    document: dict[str, object] = {
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [[name for name, _ in dimensions]],
+                    "Metrics": [{"Name": ACTIVE_CONNECTIONS, "Unit": "Count"}],
+                }
+            ],
+        },
+        **dict(dimensions),
+        ACTIVE_CONNECTIONS: connections,
+    }
+    return json.dumps(document, separators=(",", ":"))
