@@ -78,8 +78,8 @@ class Scenario:
 
 
 def scenarios(args: argparse.Namespace) -> dict[str, Scenario]:
-    timing = ("--warmup", str(args.warmup), "--duration", str(args.duration), "--drain", str(args.drain))
-    timing += ("--settle", str(args.settle))
+    timing: tuple[str, ...] = ("--warmup", str(args.warmup), "--duration", str(args.duration))
+    timing += ("--drain", str(args.drain), "--settle", str(args.settle))
     defined = {
         "fanout-200": Scenario(
             "fanout-200", "fanout", 200, ("--senders", "10", "--rate", str(args.rate or 10), *timing)
@@ -341,6 +341,7 @@ def run_one(
                         marks[message["mark"]] = sampler.sample()
                         if message["mark"] == "measure-start" and args.profile and server == "project":
                             profiler = profile(worker.pid, scenario, rep, args)
+                            row["profiled"] = True  # py-spy shares the machine: not a comparable run
                     elif "result" in message:
                         result = message["result"]
                 generator.wait(60)
