@@ -54,6 +54,20 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+# the libraries whose internals chat._compat uses (pinned in pyproject.toml to the minor versions verified)
+SEAM_LIBRARIES = ("python-socketio", "python-engineio", "uvicorn[standard]")
+
+
+@nox.session(python=PYTHON, reuse_venv=True)
+def newest(session: nox.Session) -> None:
+    """The test suite against the newest releases of the libraries behind chat._compat, in a venv of its own
+    (not in CI, nor in the default sessions: run it before moving a pin). `nox -s newest -- tests/chat` for less."""
+    session.install("-e", ".[dev]")
+    session.install("-U", *SEAM_LIBRARIES)  # past the pins: pip says so, and installs them all the same
+    session.run("python", "-m", "pip", "list", "--format=freeze", silent=False)
+    session.run("pytest", "-p", "no:cacheprovider", *(session.posargs or ["tests"]))
+
+
 def _checkov(session: nox.Session) -> str:
     """The checkov executable in `.nox/checkov`, (re)installed when missing or not the pinned version."""
     python = CHECKOV_VENV / "bin" / "python"

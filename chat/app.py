@@ -78,11 +78,16 @@ class ChatApp:
             return "draining"
         return None
 
+    @property
+    def connection_count(self) -> int:
+        """Open Socket.IO connections: `/metrics`'s chat_connections and the ActiveConnections metric (chat.emf)."""
+        return len(self.events.connections)
+
     def metrics(self) -> str:
         """This worker's counters, in Prometheus text format (`GET /metrics`)."""
         stats, events = self.fanout.stats, self.events
         rows = [
-            ("chat_connections", "gauge", "open Socket.IO connections", len(events.connections)),
+            ("chat_connections", "gauge", "open Socket.IO connections", self.connection_count),
             (
                 "chat_users",
                 "gauge",
@@ -112,6 +117,12 @@ class ChatApp:
                 "counter",
                 "messages written to this worker's clients",
                 stats.delivered,
+            ),
+            (
+                "chat_deliveries_raw_total",
+                "counter",
+                "of those, written straight to a WebSocket connection (the rest queued through python-engineio)",
+                stats.delivered_raw,
             ),
             (
                 "chat_publish_waiting",
@@ -191,7 +202,13 @@ class ChatApp:
                 "1 while the broadcast reader follows the stream",
                 int(self.fanout.reader_ok),
             ),
-            ("chat_engineio_sessions", "gauge", "open Engine.IO sessions", len(self.sio.eio.sockets)),
+            ("chat_engineio_sessions", "gauge", "open Engine.IO sessions", self.sio.eio.session_count()),
+            (
+                "chat_raw_write_path",
+                "gauge",
+                "1 while packets to WebSocket clients are written straight to their connection (chat._compat)",
+                int(self.sio.raw_path.active),
+            ),
             (
                 "chat_connect_timeouts_total",
                 "counter",

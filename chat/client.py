@@ -10,13 +10,14 @@ client's `ackTimeout` + `retries`; the server drops a retried duplicate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import socketio
 
+from chat import _compat
 
-class RecoveringClient(socketio.AsyncClient):  # type: ignore[misc]
+
+class RecoveringClient(_compat.SocketIOClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.pid: str | None = None
@@ -33,29 +34,20 @@ class RecoveringClient(socketio.AsyncClient):  # type: ignore[misc]
 
         await super().connect(url, *args, auth=recovery_auth, **kwargs)
 
-    async def _handle_connect(self, namespace: str | None, data: Any) -> None:
+    def connect_answered(self, namespace: str | None, data: Any) -> None:
         pid = data.get("pid") if isinstance(data, dict) else None
         self.recovered = bool(pid) and pid == self.pid
         self.pid = pid
-        await super()._handle_connect(namespace, data)
 
-    async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
+    def event_arguments(self, data: list[Any]) -> list[Any]:
         if self.pid is not None and len(data) > 2 and isinstance(data[-1], str):
             self.offset = data[-1]
-            data = data[:-1]
-        await super()._handle_event(namespace, id, data)
+            return data[:-1]
+        return data
 
     async def disconnect(self) -> None:
-        """Log out for good: the server must see the Socket.IO DISCONNECT before the connection closes.
-
-        python-socketio queues the DISCONNECT packet and closes the WebSocket at once, so the packet is often
-        lost and the server sees a dropped connection instead of a logout; wait until it is written."""
-        for namespace in self.namespaces:
-            await self._send_packet(self.packet_class(socketio.packet.DISCONNECT, namespace=namespace))
-        if self.eio.state == "connected":
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.eio.queue.join(), 2.0)
-        await self.eio.disconnect()
+        """Log out for good: the server sees the Socket.IO DISCONNECT before the connection closes."""
+        await self.disconnect_flushed(2.0)
 
     async def call_with_retry(
         self, event: str, *args: Any, ack_timeout: float = 5.0, retries: int = 5, backoff: float = 0.5

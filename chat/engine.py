@@ -17,11 +17,9 @@
 - **Same-origin by default** (`OriginCheck`): a browser page on another site cannot open a session; requests
   without an Origin header (non-browser clients) are not affected.
 
-Library internals used here and in `chat.wire`, checked against python-engineio 4.15.1, python-socketio 5.18.1 and
-uvicorn 0.54.0: python-engineio's `AsyncServer._handle_connect`, `AsyncSocket.queue` / `.upgraded` / `.closing`,
-the ASGI driver table `_async`; python-socketio's `_send_packet`, `_send_eio_packet`, `_handle_connect`,
-`_handle_eio_connect`, `_engineio_server_class`, `manager.sid_from_eio_sid`; uvicorn's WebSocket protocol object
-behind the ASGI `send` callable (`chat.wire.transport_behind`).
+Every library internal it relies on is reached through `chat._compat` (which names the versions it was checked
+against and turns python-socketio's private seams into the hooks overridden here); when the raw write path is
+off there (`ChatServer.raw_path`), every packet simply goes through python-engineio's queue.
 """
 
 from __future__ import annotations
@@ -34,13 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-import engineio
-import socketio
-from engineio.async_drivers.asgi import WebSocket as EngineIOWebSocket
-from socketio import exceptions, packet
+from socketio import exceptions
 
+from chat import _compat
 from chat.config import origin_of
-from chat.wire import RawSocket, SlowConsumer, text_frame, transport_behind, transport_of
+from chat.wire import RawSocket, SlowConsumer, text_frame
 
 log = logging.getLogger("chat.engine")
 
@@ -120,7 +116,7 @@ def _content_length(scope: dict[str, Any]) -> int | None:
     return None
 
 
-class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
+class ChatEngine(_compat.EngineServer):
     """python-engineio's AsyncServer with every session bounded (see the module's docstring).
 
     Configured after construction by `ChatServer` (python-socketio builds it from its own keyword arguments)."""
@@ -148,7 +144,7 @@ class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
             log.error("task %s failed: %r", task.get_name(), task.exception())
 
     def open_sessions(self) -> int:
-        return sum(1 for sock in self.sockets.values() if not sock.closed)
+        return sum(1 for sock in self.sessions() if not _compat.is_closed(sock))
 
     # ---- limits on what a client may send -----------------------------------------------------------
 
@@ -179,19 +175,19 @@ class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
         await send({"type": "http.response.body", "body": body.encode()})
         # the packet is lost: like a WebSocket closed with 1009, the session ends (the client reconnects)
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        sock = self.sockets.get((query.get("sid") or [""])[0])
+        sock = self.session((query.get("sid") or [""])[0])
         if sock is not None:
             await self.end_session(sock, 1009, "message too big")
 
     # ---- sessions -----------------------------------------------------------------------------------
 
-    async def _handle_connect(self, environ: dict[str, Any], transport: str, jsonp_index: Any = None) -> Any:
+    async def refuse_session(self, environ: dict[str, Any]) -> Any | None:
         """A new Engine.IO session, refused with 503 when MAX_CONNECTIONS sessions are open."""
         limit = self.max_sessions
-        if limit is not None and len(self.sockets) >= limit and self.open_sessions() >= limit:
+        if limit is not None and self.session_count() >= limit and self.open_sessions() >= limit:
             self.refused_full += 1
             return await self._refuse_full(environ, f"server full: {limit} connections on this worker")
-        return await super()._handle_connect(environ, transport, jsonp_index)
+        return None
 
     async def _refuse_full(self, environ: dict[str, Any], message: str) -> Any:
         scope = environ.get("asgi.scope", {})
@@ -211,13 +207,13 @@ class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
     async def send_packet(self, sid: str, pkt: Any) -> None:
         """Queue a packet for a client not on the raw path, cutting the client off once more than
         `max_unsent_bytes` wait for it (in the queue, plus its WebSocket transport's buffer)."""
-        sock = self.sockets.get(sid)
-        if sock is None or sock.closed or sock.closing or getattr(sock, "ending", False):
+        sock = self.session(sid)
+        if sock is None or _compat.is_closing(sock) or getattr(sock, "ending", False):
             return  # gone, or being cut off: nothing more is queued for it
-        unsent = (getattr(sock, "unsent", 0) if not sock.queue.empty() else 0) + _packet_size(pkt)
+        unsent = (getattr(sock, "unsent", 0) if not _compat.queue_is_empty(sock) else 0) + _packet_size(pkt)
         sock.unsent = unsent  # a poll (GET, or the WebSocket writer) takes the whole queue at once
         transport = getattr(sock, "ws_transport", None)
-        if transport is not None and sock.upgraded:
+        if transport is not None and _compat.on_websocket(sock):
             unsent += transport.get_write_buffer_size()
         if unsent > self.max_unsent_bytes:
             self.slow_consumers_cut += 1
@@ -228,26 +224,23 @@ class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
             )
             await self.end_session(sock, CLOSE_SLOW_CONSUMER, "slow client")
             return
-        await sock.send(pkt)
+        await _compat.queue_packet(sock, pkt)
 
     async def end_session(self, sock: Any, code: int, reason: str) -> None:
         """End a session now: what waits for it is dropped; a WebSocket client gets a close frame (`code`,
         `reason`); a long-polling client gets an Engine.IO CLOSE on its pending or next poll."""
-        if getattr(sock, "ending", False) or sock.closed:
+        if getattr(sock, "ending", False) or _compat.is_closed(sock):
             return
         sock.ending = True
-        queue = sock.queue
-        while not queue.empty():
-            queue.get_nowait()
-            queue.task_done()
+        _compat.drop_queued(sock)
         transport = getattr(sock, "ws_transport", None)
         if transport is not None:
             # python-engineio's handler sees the connection end and closes the session ("transport close")
             close_transport(transport, code, reason, ABORT_AFTER)
-            if sock.upgraded:
+            if _compat.on_websocket(sock):
                 return
-        await sock.close(wait=False, abort=False, reason=self.reason.TRANSPORT_CLOSE)
-        self.sockets.pop(sock.sid, None)
+        await _compat.close_session(sock, self.reason.TRANSPORT_CLOSE)
+        self.forget_session(sock.sid)
 
     async def disconnect(self, sid: str | None = None) -> None:
         """python-engineio calls this on a bad POST or GET; its own waits until the client polled the CLOSE
@@ -255,9 +248,9 @@ class ChatEngine(engineio.AsyncServer):  # type: ignore[misc]
         if sid is None:
             await super().disconnect()
             return
-        sock = self.sockets.pop(sid, None)
-        if sock is not None and not sock.closed:
-            await sock.close(wait=False, abort=False, reason=self.reason.SERVER_DISCONNECT)
+        sock = self.forget_session(sid)
+        if sock is not None and not _compat.is_closed(sock):
+            await _compat.close_session(sock, self.reason.SERVER_DISCONNECT)
 
 
 @dataclass
@@ -273,8 +266,13 @@ class Admission:
 ConnectHook = Callable[[str, dict[str, Any], Any], Awaitable[Admission]]
 
 
-class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
+class ChatServer(_compat.SocketIOServer):
+    """python-socketio's server for the chat (see the module's docstring). `raw_path` says whether frames are
+    written straight to WebSocket transports (`chat._compat.check()` at construction, and at every new
+    WebSocket connection)."""
+
     eio: ChatEngine
+    engine_class = ChatEngine
 
     def __init__(
         self,
@@ -285,54 +283,41 @@ class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
         connect_timeout: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(async_mode="asgi", **kwargs)
+        super().__init__(**kwargs)
         self.connect_hook = connect_hook
         self.max_unsent_bytes = max_unsent_bytes
         self.connect_timeout = connect_timeout
         self.eio.max_unsent_bytes = max_unsent_bytes
         self.eio.max_sessions = max_connections
-        # our WebSocket wrapper, only for this server (the driver table is shared module state)
-        self.eio._async = dict(self.eio._async)
-        self.eio._async["websocket"] = self._websocket_class()
-
-    def _engineio_server_class(self) -> type[ChatEngine]:
-        return ChatEngine
 
     @property
     def slow_consumers_cut(self) -> int:
         return self.eio.slow_consumers_cut
 
-    def _websocket_class(self) -> type[EngineIOWebSocket]:
-        limit = self.max_unsent_bytes
+    def websocket_opened(self, eio_socket: Any, asgi_send: Any) -> None:
+        """Remember the connection's transport on its Engine.IO session (and a raw writer when frames may be
+        written to it directly)."""
+        eio_socket.ws_transport = transport = _compat.websocket_transport(asgi_send)
+        if transport is None:
+            self.raw_path.lost(
+                "the transport behind the ASGI send callable of a WebSocket connection cannot be found "
+                f"(uvicorn's {_compat.UVICORN_WEBSOCKET_CLASS}.transport)"
+            )
+            return
+        raw = _compat.raw_transport(asgi_send)
+        if raw is not None and self.raw_path.active:
+            eio_socket.raw = RawSocket(eio_socket, raw, self.max_unsent_bytes)
 
-        class RecordingWebSocket(EngineIOWebSocket):  # type: ignore[misc]
-            """Remembers the connection's transport on the Engine.IO socket it serves (and a raw writer when
-            frames may be written to it directly)."""
-
-            async def __call__(self, environ: dict[str, Any]) -> Any:
-                eio_socket = getattr(self.handler, "__self__", None)
-                send = environ.get("asgi.send")
-                if eio_socket is not None:
-                    eio_socket.ws_transport = transport_behind(send)
-                    transport = transport_of(send)
-                    if transport is not None:
-                        eio_socket.raw = RawSocket(eio_socket, transport, limit)
-                return await super().__call__(environ)
-
-        return RecordingWebSocket
-
-    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+    def session_opened(self, eio_sid: str) -> None:
         """A new Engine.IO session: it has `connect_timeout` seconds to send its Socket.IO CONNECT."""
-        result = await super()._handle_eio_connect(eio_sid, environ)
         if self.connect_timeout is not None:
             asyncio.get_running_loop().call_later(self.connect_timeout, self._connect_deadline, eio_sid)
-        return result
 
     def _connect_deadline(self, eio_sid: str) -> None:
-        sock = self.eio.sockets.get(eio_sid)
-        if sock is None or sock.closed or sock.closing:
+        sock = self.eio.session(eio_sid)
+        if sock is None or _compat.is_closing(sock):
             return
-        if self.manager.sid_from_eio_sid(eio_sid, "/") is not None:
+        if self.sid_of(eio_sid) is not None:
             return  # connected (or connecting) to the namespace
         self.eio.connect_timeouts += 1
         log.info("closing session %s: no Socket.IO CONNECT within %g s", eio_sid, self.connect_timeout)
@@ -340,9 +325,14 @@ class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
             self.eio.end_session(sock, CLOSE_CONNECT_TIMEOUT, "connect timeout"), f"connect-timeout:{eio_sid}"
         )
 
+    def connected(self, eio_sid: str) -> bool:
+        """The Engine.IO session is still open."""
+        sock = self.eio.session(eio_sid)
+        return sock is not None and not _compat.is_closed(sock)
+
     def raw_socket(self, eio_sid: str) -> RawSocket | None:
         """The raw writer of a client on WebSocket with nothing older queued, else None."""
-        sock = self.eio.sockets.get(eio_sid)
+        sock = self.eio.session(eio_sid)
         raw: RawSocket | None = getattr(sock, "raw", None)
         if raw is not None and raw.ready:
             return raw
@@ -362,15 +352,17 @@ class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
         No Socket.IO or Engine.IO goodbye is sent: clients treat those as final and would not reconnect.
         WebSocket clients get close code 1012 (service restart); long-polling sessions are dropped, so their
         next poll fails and they reconnect."""
-        for sock in list(self.eio.sockets.values()):
-            if sock.closed:
+        for sock in self.eio.sessions():
+            if _compat.is_closed(sock):
                 continue
             transport: asyncio.WriteTransport | None = getattr(sock, "ws_transport", None)
-            if transport is not None and sock.upgraded:  # raw or compressed: a close frame either way
+            if transport is not None and _compat.on_websocket(
+                sock
+            ):  # raw or compressed: a close frame either way
                 close_transport(transport, CLOSE_SERVICE_RESTART, "service restart", None)
             else:
                 try:
-                    await sock.close(wait=False, abort=True)
+                    await _compat.close_session(sock, None, abort=True)
                 except Exception as exc:  # already gone
                     log.debug("closing %s: %s", sock.sid, exc)
 
@@ -385,43 +377,23 @@ class ChatServer(socketio.AsyncServer):  # type: ignore[misc]
             self.cut_off(raw, str(exc))
         return True
 
-    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
-        encoded = pkt.encode()
-        if isinstance(encoded, str) and self.write_frame(eio_sid, text_frame("4" + encoded)):
-            return
-        await super()._send_packet(eio_sid, pkt)
+    def write_text(self, eio_sid: str, text: str) -> bool:
+        return self.write_frame(eio_sid, text_frame(text))
 
-    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
-        encoded = eio_pkt.encode()
-        if isinstance(encoded, str) and self.write_frame(eio_sid, text_frame(encoded)):
-            return
-        await super()._send_eio_packet(eio_sid, eio_pkt)
-
-    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+    async def socketio_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
         """Socket.IO CONNECT, with connection-state recovery and admission by `connect_hook`."""
-        namespace = namespace or "/"
         if namespace != "/":
-            await self._send_packet(
-                eio_sid,
-                self.packet_class(packet.CONNECT_ERROR, data="Invalid namespace", namespace=namespace),
-            )
+            await self.refuse_namespace(eio_sid, namespace)
             return
-        sid = await self.manager.pre_connect(eio_sid, namespace)
+        sid = await self.open_connection(eio_sid, namespace)
         try:
             if self.connect_hook is None:
                 raise exceptions.ConnectionRefusedError("not ready")
-            admission = await self.connect_hook(sid, self.environ[eio_sid], data)
+            admission = await self.connect_hook(sid, self.environ_of(eio_sid), data)
         except exceptions.ConnectionRefusedError as exc:
-            await self._send_packet(
-                eio_sid, self.packet_class(packet.CONNECT_ERROR, data=exc.error_args, namespace=namespace)
-            )
-            await self.manager.disconnect(sid, namespace, ignore_queue=True)
+            await self.refuse_connect(eio_sid, sid, namespace, exc.error_args)
             return
-        await self._send_packet(
-            eio_sid,
-            self.packet_class(packet.CONNECT, {"sid": sid, "pid": admission.pid}, namespace=namespace),
-        )
-        await self.manager.connect(sid, namespace)
+        await self.answer_connect(eio_sid, sid, namespace, {"sid": sid, "pid": admission.pid})
         for frame in admission.replay:
             if not self.write_frame(eio_sid, frame):
                 await self.eio.send(eio_sid, frame_payload(frame))

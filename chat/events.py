@@ -158,7 +158,7 @@ class ChatEvents:
             raise exceptions.ConnectionRefusedError(
                 f"server full: {self.settings.max_connections} connections on this worker"
             )
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, "/")
+        eio_sid = self.sio.eio_sid_of(sid) or ""
         if (
             isinstance(auth, dict)
             and isinstance(auth.get("pid"), str)
@@ -221,8 +221,7 @@ class ChatEvents:
                     missed = None
                 elif connection.username is not None:
                     await self.presence.join(pid)
-            socket = self.sio.eio.sockets.get(eio_sid)
-            if socket is None or socket.closed:  # the client went away while Redis was slow to answer
+            if not self.sio.connected(eio_sid):  # the client went away while Redis was slow to answer
                 missed = None
         except Exception as exc:
             log.warning("recovery of %s failed: %s", pid, exc)

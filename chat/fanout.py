@@ -67,7 +67,8 @@ class Entry:
 @dataclass
 class FanoutStats:
     published: int = 0
-    delivered: int = 0
+    delivered: int = 0  # messages written or queued to a client
+    delivered_raw: int = 0  # of those, written straight to a WebSocket connection
     entries_read: int = 0
     waiting_now: int = 0  # publishes retrying while Redis is unreachable
     unavailable_refusals: int = 0  # publishes given up after the publish timeout (the client retries)
@@ -354,6 +355,7 @@ class Fanout:
                 slow.append(raw)
             delivered += 1
         self.stats.delivered += delivered * len(frames)
+        self.stats.delivered_raw += delivered * len(frames)
         for raw in slow:
             self.sio.cut_off(raw, f"more than {limit} bytes waiting to be sent")
         if queued:
@@ -397,6 +399,7 @@ class Fanout:
                 except Exception as exc:  # the client went away meanwhile
                     log.debug("could not queue for %s: %s", recipient.eio_sid, exc)
                     break
+                self.stats.delivered += 1
 
     # ---- recovery -----------------------------------------------------------------------------------
 

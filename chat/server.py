@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import fakeredis
 import uvicorn
 
+from chat import _compat
 from chat.app import ChatApp
 from chat.config import Settings
 from chat.redis_backend import RedisFactory
@@ -22,21 +22,13 @@ from chat.redis_backend import RedisFactory
 log = logging.getLogger("chat.server")
 
 
-class _EmbeddableServer(uvicorn.Server):
-    """uvicorn's server without its own signal handlers: whoever embeds the worker owns the signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class ChatWorker:
     def __init__(self, settings: Settings, fake_redis_server: fakeredis.FakeServer | None = None) -> None:
         self.settings = settings
         self.factory = RedisFactory(settings.redis_url, fake_redis_server)
         self.app: ChatApp | None = None
-        self._server: _EmbeddableServer | None = None
-        self._metrics_server: _EmbeddableServer | None = None
+        self._server: _compat.EmbeddableServer | None = None
+        self._metrics_server: _compat.EmbeddableServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self.port: int = settings.port
         self.metrics_port: int | None = None  # METRICS_PORT's own listener, once started
@@ -50,7 +42,7 @@ class ChatWorker:
     def connection_count(self) -> int:
         if self.app is None:
             return 0
-        return len(self.app.sio.eio.sockets)
+        return self.app.sio.eio.session_count()
 
     async def start(self) -> None:
         """Connect to Redis and listen; returns once the worker accepts connections."""
@@ -63,7 +55,7 @@ class ChatWorker:
             log_level=self.settings.log_level.lower(),
             log_config=None,  # uvicorn's records go through the process's own logging (not straight to stderr)
             access_log=False,
-            ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport
+            ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport (chat._compat)
             ws_ping_interval=None,  # Engine.IO has its own heartbeat; no second one
             ws_per_message_deflate=self.settings.ws_compression,
             # a bigger WebSocket message is refused by the protocol as its header arrives, before its payload
@@ -71,7 +63,7 @@ class ChatWorker:
             ws_max_size=self.settings.max_packet_bytes,
             timeout_graceful_shutdown=5,
         )
-        self._server = server = _EmbeddableServer(config)
+        self._server = server = _compat.EmbeddableServer(config)
         try:
             app.fanout.last_id = await app.fanout.start_position()
         except Exception as exc:  # Redis down at start: the reader starts from the stream's head when it can
@@ -85,7 +77,7 @@ class ChatWorker:
                 await serve  # re-raise why it could not start (e.g. port in use)
                 raise RuntimeError("chat worker exited during start-up")
             await asyncio.sleep(0.01)
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self.port = _compat.listening_port(server)
         if isinstance(self.settings.metrics_port, int):
             await self._start_metrics_listener(app, self.settings.metrics_port)
         log.info("chat worker listening on %s (redis: %s)", self.url, self.settings.redacted_redis_url)
@@ -101,21 +93,20 @@ class ChatWorker:
             log_config=None,
             access_log=False,
         )
-        self._metrics_server = server = _EmbeddableServer(config)
+        self._metrics_server = server = _compat.EmbeddableServer(config)
         serve = self._spawn(server.serve(), "metrics")
         while not server.started:
             if serve.done():
                 await serve
                 raise RuntimeError(f"the metrics listener (METRICS_PORT={port}) exited during start-up")
             await asyncio.sleep(0.01)
-        self.metrics_port = server.servers[0].sockets[0].getsockname()[1]
+        self.metrics_port = _compat.listening_port(server)
         log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics_port)
 
     def _stop_metrics_listener(self) -> None:
         server, self._metrics_server = self._metrics_server, None
         if server is not None:
-            for listener in server.servers:
-                listener.close()
+            _compat.stop_listening(server)
             server.should_exit = True
 
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
@@ -133,8 +124,7 @@ class ChatWorker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         app.events.draining = True
-        for listener in server.servers:
-            listener.close()
+        _compat.stop_listening(server)
         self._stop_metrics_listener()
         await app.sio.send_everyone_elsewhere()
         if not await app.fanout.drain(deadline - loop.time() - 1):  # what Redis lost is published again first
@@ -156,13 +146,9 @@ class ChatWorker:
         app, server = self.app, self._server
         if app is None or server is None:
             return
-        for listener in server.servers:
-            listener.close()
+        _compat.stop_listening(server)
         self._stop_metrics_listener()
-        for connection in list(server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()
+        _compat.abort_connections(server)
         server.force_exit = True
         server.should_exit = True
         await self._cancel_tasks()

@@ -6,9 +6,9 @@ broadcast is framed once (`text_frame`) and written with one `transport.write` p
 which is what Node's socket.io does. Everything else (handshake, long-polling, the upgrade, heartbeats,
 incoming packets) stays python-engineio's.
 
-`RawSocket` finds the connection's asyncio transport through uvicorn's WebSocket protocol object (the
-`asgi.send` callable is its bound method). Frames are written whole, in one call, so they never interleave with
-the frames uvicorn writes for engine.io's own packets. Permessage-deflate must be off (it is, see
+`RawSocket` writes to the connection's asyncio transport, which `chat._compat.raw_transport` finds behind
+uvicorn's WebSocket protocol object (the `asgi.send` callable is its bound method). Frames are written whole, in
+one call, so they never interleave with the frames uvicorn writes for engine.io's own packets. Permessage-deflate must be off (it is, see
 `chat.server`): a raw frame is never compressed.
 """
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+
+from chat import _compat
 
 log = logging.getLogger("chat.wire")
 
@@ -49,8 +51,7 @@ class RawSocket:
     @property
     def ready(self) -> bool:
         """True once the Engine.IO socket is on WebSocket and nothing older waits in its queue."""
-        sock = self.eio_socket
-        return bool(sock.upgraded) and not sock.upgrading and not sock.closed and sock.queue.empty()
+        return _compat.takes_raw_frames(self.eio_socket)
 
     def write(self, frame: bytes) -> None:
         transport = self.transport
@@ -59,23 +60,3 @@ class RawSocket:
         transport.write(frame)
         if transport.get_write_buffer_size() > self.limit:
             raise SlowConsumer(f"more than {self.limit} bytes waiting to be sent")
-
-
-def transport_behind(asgi_send: Any) -> asyncio.WriteTransport | None:
-    """The asyncio transport behind uvicorn's ASGI `send` callable (compressed or not), or None if it is not
-    uvicorn's. Checked against uvicorn 0.54.0's `WebSocketsSansIOProtocol` (`send` is its bound method, the
-    connection's transport is its `transport` attribute, the websockets `ServerProtocol` its `conn`)."""
-    protocol = getattr(asgi_send, "__self__", None)
-    transport = getattr(protocol, "transport", None)
-    if transport is None or not hasattr(transport, "get_write_buffer_size"):
-        return None
-    return transport  # type: ignore[no-any-return]
-
-
-def transport_of(asgi_send: Any) -> asyncio.WriteTransport | None:
-    """The transport we may write raw frames to: uvicorn's, with no extension negotiated (deflate), else None."""
-    transport = transport_behind(asgi_send)
-    conn = getattr(getattr(asgi_send, "__self__", None), "conn", None)
-    if transport is None or getattr(conn, "extensions", None):  # a negotiated extension: no raw frames
-        return None
-    return transport

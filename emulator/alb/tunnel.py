@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
+from emulator.alb import _compat
+
 
 class _Relay(asyncio.Protocol):
     """Reads one side, writes the other; pauses the other side's reading when its own send buffer is full."""
@@ -53,11 +55,10 @@ def _splice(
     reader: asyncio.StreamReader, transport: asyncio.Transport, peer: asyncio.Transport, relay: _Relay
 ) -> None:
     """Hand `transport` to `relay`, first forwarding what its stream reader had already buffered."""
-    buffered = getattr(reader, "_buffer", None)  # bytes read from the socket but not yet consumed
+    buffered = _compat.take_buffered(reader)  # bytes read from the socket but not yet consumed
     transport.set_protocol(relay)
     if buffered:
-        relay.data_received(bytes(buffered))
-        buffered.clear()
+        relay.data_received(buffered)
     if reader.at_eof():
         relay.eof_received()
     with contextlib.suppress(RuntimeError):

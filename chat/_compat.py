@@ -1,0 +1,487 @@
+"""The one seam to the libraries' internals: everything in `chat` that reaches past the documented API of
+python-engineio, python-socketio or uvicorn is here, and nowhere else.
+
+Checked against the versions in `VERIFIED`; pyproject.toml pins the same minor versions, and `nox -s newest`
+runs the test suite against the newest releases (an upgrade is a decision, not an accident). `check()` runs when
+a worker builds its Socket.IO server (`SocketIOServer.__init__`): whatever is missing or has another shape is
+logged in ONE warning; if it is part of the raw write path, that path is off (`RawPath.active` false, `/metrics`
+`chat_raw_write_path 0`) and every packet goes through python-engineio's queue, which is slower but correct. The
+same happens, with the same one warning, when a WebSocket connection's transport cannot be found at run time.
+
+- Engine.IO sessions (python-engineio's `AsyncSocket`): `takes_raw_frames`, `on_websocket`, `is_closed`,
+  `is_closing`, `queue_is_empty`, `drop_queued`, `queue_packet`, `close_session`; `EngineServer`: the
+  engine with its sessions by id and the new-session handshake as a hook (`refuse_session`).
+- `SocketIOServer`: python-socketio's AsyncServer whose packet writes, Socket.IO CONNECT, new Engine.IO sessions
+  and new WebSocket connections are named hooks; it refuses (`Unsupported`) what its CONNECT does not do:
+  `connect` handlers, `always_connect`, namespaces other than "/".
+- The connection under a WebSocket (uvicorn's websockets-sansio protocol): `websocket_transport`,
+  `raw_transport`.
+- `SocketIOClient`: python-socketio's AsyncClient with the CONNECT answer and event arguments as hooks.
+- `EmbeddableServer`: uvicorn's Server without its signal handlers; `listening_port`, `stop_listening`,
+  `abort_connections`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import engineio
+import engineio.async_drivers.asgi as engineio_asgi
+import engineio.async_socket
+import socketio
+import uvicorn
+from socketio import packet
+
+log = logging.getLogger("chat.compat")
+
+# what every internal below was read and tested against (pyproject.toml pins these minor versions)
+VERIFIED = {"python-engineio": "4.15.1", "python-socketio": "5.18.1", "uvicorn": "0.54.0"}
+
+UVICORN_WEBSOCKET_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
+UVICORN_WEBSOCKET_CLASS = "WebSocketsSansIOProtocol"
+
+
+class Unsupported(ValueError):
+    """A python-socketio feature this server does not carry out (it would otherwise be dropped silently)."""
+
+
+# ---- the start-up check -------------------------------------------------------------------------------
+
+
+@dataclass
+class RawPath:
+    """Whether frames may be written straight to WebSocket transports; why not, once, in the log."""
+
+    problems: list[str] = field(default_factory=list)  # what the raw write path lacks
+    others: list[str] = field(default_factory=list)  # other internals missing (logged, nothing disabled)
+    warned: bool = False
+
+    @property
+    def active(self) -> bool:
+        return not self.problems
+
+    def warn(self) -> None:
+        if self.warned or not (self.problems or self.others):
+            return
+        self.warned = True
+        installed = ", ".join(f"{name} {_installed(name)}" for name in VERIFIED)
+        verified = ", ".join(f"{name} {version}" for name, version in VERIFIED.items())
+        what = "; ".join(self.problems + self.others)
+        if self.problems:
+            log.warning(
+                "raw WebSocket write path OFF, every packet goes through python-engineio's queue (slower): %s "
+                "(installed: %s; verified: %s)",
+                what,
+                installed,
+                verified,
+            )
+        else:
+            log.warning(
+                "library internals changed shape: %s (installed: %s; verified: %s)", what, installed, verified
+            )
+
+    def lost(self, why: str) -> None:
+        """The raw path failed at run time (a connection whose transport cannot be found): off from now on."""
+        if why not in self.problems:
+            self.problems.append(why)
+        self.warn()
+
+
+def _installed(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _parameters(function: Any) -> list[str] | None:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return None
+
+
+def check(eio: Any) -> RawPath:
+    """Everything this module uses, present and in the shape it expects, on the engine `eio`."""
+    raw: list[str] = []
+    others: list[str] = []
+
+    def need(ok: bool, what: str, problems: list[str]) -> None:
+        if not ok:
+            problems.append(what)
+
+    websocket = getattr(engineio_asgi, "WebSocket", None)
+    need(
+        isinstance(websocket, type) and (_parameters(websocket) or [])[:2] == ["handler", "server"],
+        "python-engineio: engineio.async_drivers.asgi.WebSocket(handler, server) is missing",
+        raw,
+    )
+    table = getattr(eio, "_async", None)
+    need(
+        isinstance(table, dict) and "websocket" in table,
+        "python-engineio: the ASGI driver table AsyncServer._async['websocket'] is missing",
+        raw,
+    )
+    try:
+        probe = engineio.async_socket.AsyncSocket(eio, "compat-check")
+    except Exception as exc:
+        raw.append(f"python-engineio: AsyncSocket(server, sid) failed: {exc!r}")
+    else:
+        for name in ("upgraded", "upgrading", "closed", "closing"):
+            need(isinstance(getattr(probe, name, None), bool), f"python-engineio: AsyncSocket.{name}", raw)
+        queue = getattr(probe, "queue", None)
+        need(
+            all(hasattr(queue, name) for name in ("empty", "get_nowait", "task_done")),
+            "python-engineio: AsyncSocket.queue (an asyncio.Queue)",
+            raw,
+        )
+        need(
+            _parameters(getattr(probe, "close", None)) is not None,
+            "python-engineio: AsyncSocket.close",
+            others,
+        )
+    for name, expected in (
+        ("_send_packet", ["eio_sid", "pkt"]),
+        ("_send_eio_packet", ["eio_sid", "eio_pkt"]),
+    ):
+        need(
+            _parameters(getattr(socketio.AsyncServer, name, None)) == ["self", *expected],
+            f"python-socketio: AsyncServer.{name}({', '.join(expected)})",
+            raw,
+        )
+    protocol = getattr(_module(UVICORN_WEBSOCKET_MODULE), UVICORN_WEBSOCKET_CLASS, None)
+    need(
+        protocol is not None and inspect.iscoroutinefunction(getattr(protocol, "send", None)),
+        f"uvicorn: {UVICORN_WEBSOCKET_MODULE}.{UVICORN_WEBSOCKET_CLASS}.send",
+        raw,
+    )
+    for owner, name, expected in (
+        (socketio.AsyncServer, "_handle_connect", ["self", "eio_sid", "namespace", "data"]),
+        (socketio.AsyncServer, "_handle_eio_connect", ["self", "eio_sid", "environ"]),
+        (socketio.AsyncServer, "_engineio_server_class", ["self"]),
+        (engineio.AsyncServer, "_handle_connect", ["self", "environ", "transport", "jsonp_index"]),
+        (socketio.AsyncClient, "_handle_connect", ["self", "namespace", "data"]),
+        (socketio.AsyncClient, "_handle_event", ["self", "namespace", "id", "data"]),
+        (socketio.AsyncClient, "_send_packet", ["self", "pkt"]),
+    ):
+        need(
+            _parameters(getattr(owner, name, None)) == expected,
+            f"{owner.__module__.split('.')[0]}: {owner.__name__}.{name}({', '.join(expected[1:])})",
+            others,
+        )
+    for name in ("pre_connect", "connect", "disconnect", "sid_from_eio_sid", "eio_sid_from_sid"):
+        need(
+            callable(getattr(socketio.AsyncManager, name, None)),
+            f"python-socketio: AsyncManager.{name}",
+            others,
+        )
+    need(hasattr(uvicorn.Server, "capture_signals"), "uvicorn: Server.capture_signals", others)
+    return RawPath(raw, others)
+
+
+def _module(name: str) -> Any:
+    try:
+        return __import__(name, fromlist=["_"])
+    except ImportError:
+        return None
+
+
+# ---- Engine.IO sessions -------------------------------------------------------------------------------
+
+
+def takes_raw_frames(sock: Any) -> bool:
+    """The session is on WebSocket, not upgrading, open, and nothing older waits in its queue."""
+    return bool(sock.upgraded) and not sock.upgrading and not sock.closed and sock.queue.empty()
+
+
+def on_websocket(sock: Any) -> bool:
+    return bool(sock.upgraded)
+
+
+def is_closed(sock: Any) -> bool:
+    return bool(sock.closed)
+
+
+def is_closing(sock: Any) -> bool:
+    """Closed, or closing."""
+    return bool(sock.closed or sock.closing)
+
+
+def queue_is_empty(sock: Any) -> bool:
+    return bool(sock.queue.empty())
+
+
+def drop_queued(sock: Any) -> None:
+    """Forget every packet waiting in the session's queue."""
+    queue = sock.queue
+    while not queue.empty():
+        queue.get_nowait()
+        queue.task_done()
+
+
+async def queue_packet(sock: Any, pkt: Any) -> None:
+    """An Engine.IO packet into the session's queue (the polling GET, or the WebSocket writer, sends it)."""
+    await sock.send(pkt)
+
+
+async def close_session(sock: Any, reason: Any, *, abort: bool = False) -> None:
+    """Close the session now, without waiting for the client to poll the CLOSE packet."""
+    await sock.close(wait=False, abort=abort, reason=reason)
+
+
+class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
+    """python-engineio's AsyncServer, its sessions by id, and a hook on every new-session handshake."""
+
+    def session(self, sid: str) -> Any | None:
+        return self.sockets.get(sid)
+
+    def sessions(self) -> list[Any]:
+        return list(self.sockets.values())
+
+    def session_count(self) -> int:
+        """Sessions the engine holds (open, or closed and not yet collected)."""
+        return len(self.sockets)
+
+    def forget_session(self, sid: str) -> Any | None:
+        return self.sockets.pop(sid, None)
+
+    async def refuse_session(self, environ: dict[str, Any]) -> Any | None:
+        """None to open the session, else the response to answer the handshake with (a subclass decides)."""
+        return None
+
+    async def _handle_connect(self, environ: dict[str, Any], transport: str, jsonp_index: Any = None) -> Any:
+        refusal = await self.refuse_session(environ)
+        if refusal is not None:
+            return refusal
+        return await super()._handle_connect(environ, transport, jsonp_index)
+
+
+# ---- the connection under a WebSocket ------------------------------------------------------------------
+
+
+def websocket_transport(asgi_send: Any) -> asyncio.WriteTransport | None:
+    """The asyncio transport behind uvicorn's ASGI `send` callable (compressed or not), or None if it is not
+    uvicorn's websockets-sansio protocol (`send` is its bound method, the transport its `transport`)."""
+    protocol = getattr(asgi_send, "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    if transport is None or not hasattr(transport, "get_write_buffer_size"):
+        return None
+    return transport  # type: ignore[no-any-return]
+
+
+def raw_transport(asgi_send: Any) -> asyncio.WriteTransport | None:
+    """The transport raw frames may be written to: uvicorn's, with no extension (deflate) negotiated."""
+    transport = websocket_transport(asgi_send)
+    conn = getattr(getattr(asgi_send, "__self__", None), "conn", None)
+    if transport is None or getattr(conn, "extensions", None):
+        return None
+    return transport
+
+
+# ---- python-socketio's server --------------------------------------------------------------------------
+
+WebSocketOpened = Callable[[Any, Any], None]  # (Engine.IO session, the ASGI send callable)
+
+
+def _websocket_class(base: type[Any], opened: WebSocketOpened) -> type[Any]:
+    class RecordingWebSocket(base):  # type: ignore[misc]
+        """python-engineio's ASGI WebSocket that tells `opened` which session and connection it serves."""
+
+        async def __call__(self, environ: dict[str, Any]) -> Any:
+            eio_socket = getattr(self.handler, "__self__", None)  # the handler is the session's bound method
+            if eio_socket is not None:
+                opened(eio_socket, environ.get("asgi.send"))
+            return await super().__call__(environ)
+
+    return RecordingWebSocket
+
+
+class SocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
+    """python-socketio's AsyncServer (ASGI) with its private seams as named hooks:
+
+    - `write_text(eio_sid, text) -> bool`: every outgoing Engine.IO packet's text first; True when written
+      (raw), False to let python-engineio queue it;
+    - `socketio_connect(eio_sid, namespace, data)`: a Socket.IO CONNECT, answered by the subclass with
+      `answer_connect` / `refuse_connect` (python-socketio's `connect` handlers are not called: `on("connect")`,
+      `always_connect` and other namespaces are refused with `Unsupported`);
+    - `session_opened(eio_sid)`: a new Engine.IO session; `websocket_opened(eio_socket, asgi_send)`: a session's
+      WebSocket connection starts."""
+
+    engine_class: type[EngineServer] = EngineServer
+
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("always_connect"):
+            raise Unsupported("always_connect: this server answers CONNECT itself (see chat.events.admit)")
+        namespaces = kwargs.get("namespaces")
+        if namespaces not in (None, ["/"]):
+            raise Unsupported(f"namespaces={namespaces!r}: this server serves the default namespace '/' only")
+        super().__init__(async_mode="asgi", **kwargs)
+        self.raw_path = check(self.eio)
+        self.raw_path.warn()
+        if (
+            self.raw_path.active
+        ):  # our WebSocket wrapper, only for this server (the driver table is module state)
+            self.eio._async = dict(self.eio._async)
+            self.eio._async["websocket"] = _websocket_class(
+                self.eio._async["websocket"], self._websocket_opened
+            )
+
+    def on(self, event: str, handler: Any = None, namespace: str | None = None) -> Any:
+        if event == "connect":
+            raise Unsupported(
+                "a 'connect' handler would never be called: this server answers CONNECT itself "
+                "(chat.engine.ChatServer.connect_hook decides who is admitted)"
+            )
+        if (namespace or "/") != "/":
+            raise Unsupported(f"namespace {namespace!r}: this server serves the default namespace '/' only")
+        return super().on(event, handler, namespace)
+
+    def register_namespace(self, namespace_handler: Any) -> None:
+        raise Unsupported("class-based namespaces: register handlers on '/' with `on()` instead")
+
+    # ---- hooks, for the subclass ----------------------------------------------------------------------
+
+    def write_text(self, eio_sid: str, text: str) -> bool:
+        return False
+
+    async def socketio_connect(self, eio_sid: str, namespace: str, data: Any) -> None:
+        raise NotImplementedError
+
+    def session_opened(self, eio_sid: str) -> None:
+        pass
+
+    def websocket_opened(self, eio_socket: Any, asgi_send: Any) -> None:
+        pass
+
+    def _websocket_opened(self, eio_socket: Any, asgi_send: Any) -> None:
+        self.websocket_opened(eio_socket, asgi_send)
+
+    # ---- what the hooks call --------------------------------------------------------------------------
+
+    async def open_connection(self, eio_sid: str, namespace: str) -> str:
+        """A Socket.IO sid for the session in `namespace`, not yet connected (python-socketio's pre-connect)."""
+        sid: str = await self.manager.pre_connect(eio_sid, namespace)
+        return sid
+
+    async def answer_connect(self, eio_sid: str, sid: str, namespace: str, data: dict[str, Any]) -> None:
+        """The CONNECT answer (`data` is its payload, with the sid), then the connection counts as connected."""
+        await self._send_packet(eio_sid, self.packet_class(packet.CONNECT, data, namespace=namespace))
+        await self.manager.connect(sid, namespace)
+
+    async def refuse_connect(self, eio_sid: str, sid: str, namespace: str, error: Any) -> None:
+        await self._send_packet(
+            eio_sid, self.packet_class(packet.CONNECT_ERROR, data=error, namespace=namespace)
+        )
+        await self.manager.disconnect(sid, namespace, ignore_queue=True)
+
+    async def refuse_namespace(self, eio_sid: str, namespace: str) -> None:
+        await self._send_packet(
+            eio_sid, self.packet_class(packet.CONNECT_ERROR, data="Invalid namespace", namespace=namespace)
+        )
+
+    def sid_of(self, eio_sid: str, namespace: str = "/") -> str | None:
+        sid: str | None = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        return sid
+
+    def eio_sid_of(self, sid: str, namespace: str = "/") -> str | None:
+        eio_sid: str | None = self.manager.eio_sid_from_sid(sid, namespace)
+        return eio_sid
+
+    def environ_of(self, eio_sid: str) -> dict[str, Any]:
+        environ: dict[str, Any] = self.environ[eio_sid]
+        return environ
+
+    # ---- python-socketio's private methods, routed to the hooks ---------------------------------------
+
+    def _engineio_server_class(self) -> type[EngineServer]:
+        return self.engine_class
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        encoded = pkt.encode()
+        if isinstance(encoded, str) and self.write_text(eio_sid, "4" + encoded):
+            return
+        await super()._send_packet(eio_sid, pkt)
+
+    async def _send_eio_packet(self, eio_sid: str, eio_pkt: Any) -> None:
+        encoded = eio_pkt.encode()
+        if isinstance(encoded, str) and self.write_text(eio_sid, encoded):
+            return
+        await super()._send_eio_packet(eio_sid, eio_pkt)
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        result = await super()._handle_eio_connect(eio_sid, environ)
+        self.session_opened(eio_sid)
+        return result
+
+    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+        await self.socketio_connect(eio_sid, namespace or "/", data)
+
+
+# ---- python-socketio's client --------------------------------------------------------------------------
+
+
+class SocketIOClient(socketio.AsyncClient):  # type: ignore[misc]
+    """python-socketio's AsyncClient with two hooks: `connect_answered(namespace, data)` sees the CONNECT
+    answer's payload; `event_arguments(data)` may change an event's arguments before the handlers see them."""
+
+    def connect_answered(self, namespace: str | None, data: Any) -> None:
+        pass
+
+    def event_arguments(self, data: list[Any]) -> list[Any]:
+        return data
+
+    async def _handle_connect(self, namespace: str | None, data: Any) -> None:
+        self.connect_answered(namespace, data)
+        await super()._handle_connect(namespace, data)
+
+    async def _handle_event(self, namespace: str | None, id: int | None, data: list[Any]) -> None:
+        await super()._handle_event(namespace, id, self.event_arguments(data))
+
+    async def disconnect_flushed(self, timeout: float) -> None:
+        """Send every namespace's DISCONNECT and wait (up to `timeout`) until it is written, then close.
+
+        python-socketio queues the DISCONNECT packet and closes the WebSocket at once, so the packet is often
+        lost and the server sees a dropped connection instead of a logout."""
+        for namespace in self.namespaces:
+            await self._send_packet(self.packet_class(packet.DISCONNECT, namespace=namespace))
+        if self.eio.state == "connected":
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.eio.queue.join(), timeout)
+        await self.eio.disconnect()
+
+
+# ---- uvicorn ---------------------------------------------------------------------------------------------
+
+
+class EmbeddableServer(uvicorn.Server):
+    """uvicorn's server without its own signal handlers: whoever embeds the worker owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def listening_port(server: uvicorn.Server) -> int:
+    port: int = server.servers[0].sockets[0].getsockname()[1]
+    return port
+
+
+def stop_listening(server: uvicorn.Server) -> None:
+    """Take no more connections (those open stay)."""
+    for listener in server.servers:
+        listener.close()
+
+
+def abort_connections(server: uvicorn.Server) -> None:
+    """Drop every open connection, telling nobody."""
+    for connection in list(server.server_state.connections):
+        transport = getattr(connection, "transport", None)
+        if transport is not None:
+            transport.abort()

@@ -1,0 +1,161 @@
+"""The one seam to the libraries' internals (chat/_compat.py): the raw write path is on for a real WebSocket
+client, its loss is said once and shown in /metrics while messages still arrive, and what python-socketio's
+CONNECT override cannot do is refused when it is asked for."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import engineio
+import engineio.async_drivers.asgi as engineio_asgi
+import fakeredis
+import httpx
+import pytest
+import socketio
+
+from chat import _compat
+from chat.config import Settings
+from chat.engine import ChatServer
+from chat.server import ChatWorker
+from support.chat_client import ChatClient
+
+RAW_OFF = "raw WebSocket write path OFF"
+
+
+@contextlib.asynccontextmanager
+async def worker(key_prefix: str) -> AsyncIterator[ChatWorker]:
+    chat = ChatWorker(Settings(host="127.0.0.1", port=0, key_prefix=key_prefix), fakeredis.FakeServer())
+    await chat.start()
+    try:
+        yield chat
+    finally:
+        await chat.stop(timeout=5)
+
+
+async def metrics(chat: ChatWorker) -> dict[str, float]:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{chat.url}/metrics")).text
+    return {
+        name: float(value)
+        for name, _, value in (line.partition(" ") for line in text.splitlines() if not line.startswith("#"))
+    }
+
+
+async def broadcast(chat: ChatWorker, receivers: dict[str, list[str]]) -> None:
+    """alice (WebSocket) says hello; every receiver (name -> its transports) gets it."""
+    alice = ChatClient("alice")
+    others = {name: ChatClient(name) for name in receivers}
+    try:
+        await alice.connect(chat.url, ["websocket"])
+        await alice.login()
+        for name, client in others.items():
+            await client.connect(chat.url, receivers[name])
+            await client.login()
+        assert (await alice.say("hello")) == {"ok": True}
+        for client in others.values():
+            assert (await client.wait_for("new message"))["message"] == "hello"
+    finally:
+        for client in (alice, *others.values()):
+            await client.close()
+
+
+def raw_off_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "chat.compat" and RAW_OFF in r.getMessage()]
+
+
+async def test_a_broadcast_to_a_websocket_client_is_written_raw(key_prefix: str) -> None:
+    """Every delivery to bob (WebSocket) is a raw write: this fails whenever the raw path is silently off (the
+    two tests below show the same counters when it is off)."""
+    async with worker(key_prefix) as chat:
+        await broadcast(chat, {"bob": ["websocket"]})
+        seen = await metrics(chat)
+    assert seen["chat_raw_write_path"] == 1
+    # "new message" to bob, at least; bob's own "user joined" is not sent back to him
+    assert seen["chat_deliveries_raw_total"] >= 1, f"no delivery went through the raw write path: {seen}"
+    assert seen["chat_deliveries_raw_total"] == seen["chat_deliveries_total"], seen
+
+
+async def test_a_missing_internal_turns_the_raw_path_off_with_one_warning(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(engineio_asgi, "WebSocket")
+    caplog.set_level(logging.WARNING, logger="chat.compat")
+    async with worker(key_prefix) as chat:
+        await broadcast(chat, {"bob": ["websocket"], "carol": ["websocket"]})
+        seen = await metrics(chat)
+    warnings = raw_off_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "engineio.async_drivers.asgi.WebSocket" in warnings[0]
+    assert "python-socketio 5." in warnings[0]  # names the installed and the verified versions
+    assert seen["chat_raw_write_path"] == 0
+    assert seen["chat_deliveries_raw_total"] == 0
+    assert seen["chat_deliveries_total"] >= 2  # delivered all the same, through python-engineio's queue
+
+
+async def test_a_websocket_whose_transport_cannot_be_found_turns_the_raw_path_off(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What happens when uvicorn's protocol object changes shape: found at the first connection, said once."""
+    monkeypatch.setattr(_compat, "websocket_transport", lambda asgi_send: None)
+    caplog.set_level(logging.WARNING, logger="chat.compat")
+    async with worker(key_prefix) as chat:
+        assert (await metrics(chat))["chat_raw_write_path"] == 1  # nothing connected yet
+        await broadcast(chat, {"bob": ["websocket"], "carol": ["websocket"]})
+        seen = await metrics(chat)
+    warnings = raw_off_warnings(caplog)
+    assert len(warnings) == 1, warnings  # three connections, one warning
+    assert "transport" in warnings[0]
+    assert seen["chat_raw_write_path"] == 0
+    assert seen["chat_deliveries_raw_total"] == 0
+    assert seen["chat_deliveries_total"] >= 2
+
+
+def test_every_internal_is_there_in_the_installed_versions() -> None:
+    """Fails on an upgrade that moved or reshaped something the seam uses (`nox -s newest` runs this)."""
+    report = _compat.check(engineio.AsyncServer(async_mode="asgi"))
+    assert report.problems == [] and report.others == []
+    assert report.active
+
+
+def handler(*args: Any) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    "register",
+    [
+        lambda sio: sio.on("connect", handler),
+        lambda sio: sio.on("connect")(handler),
+        lambda sio: sio.event(connect),
+        lambda sio: sio.on("hello", handler, namespace="/other"),
+        lambda sio: sio.on("*", handler, namespace="*"),
+        lambda sio: sio.register_namespace(socketio.AsyncNamespace("/other")),
+    ],
+    ids=["on-connect", "on-connect-decorator", "event-connect", "other-namespace", "any-namespace", "class"],
+)
+def test_what_the_connect_override_does_not_do_is_refused_at_registration(register: Any) -> None:
+    sio = ChatServer(max_unsent_bytes=1 << 20)
+    with pytest.raises(_compat.Unsupported):
+        register(sio)
+
+
+def connect(sid: str, environ: dict[str, Any]) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    "option", [{"always_connect": True}, {"namespaces": "*"}, {"namespaces": ["/", "/a"]}]
+)
+def test_always_connect_and_namespaces_are_refused_at_construction(option: dict[str, Any]) -> None:
+    with pytest.raises(_compat.Unsupported):
+        ChatServer(max_unsent_bytes=1 << 20, **option)
+
+
+def test_the_default_namespace_handlers_still_register() -> None:
+    sio = ChatServer(max_unsent_bytes=1 << 20)
+    sio.on("disconnect", handler)
+    sio.on("hello", handler, namespace="/")
+    assert set(sio.handlers["/"]) == {"disconnect", "hello"}
