@@ -9,6 +9,7 @@ import signal
 import sys
 from importlib import metadata
 
+from chat import emf
 from chat.config import ConfigError, Settings
 from chat.server import ChatWorker
 
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chat: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    emf.log_to_stdout()  # METRICS_NAMESPACE's lines: bare JSON on stdout, for CloudWatch Logs (chat.emf)
     with _runner() as runner:
         runner.run(run(settings))
     return 0

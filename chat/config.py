@@ -30,6 +30,9 @@
 | ALLOWED_ORIGINS      | (unset)   | comma-separated origins (https://chat.example) allowed besides the page's own |
 | METRICS_PORT         | (unset)   | unset: /metrics on PORT; `off`: not served; a number: only on that port |
 | CHAT_REQUIRE_REDIS   | (see below)| `true`: no REDIS_URL / REDIS_ENDPOINT is a configuration error       |
+| METRICS_NAMESPACE    | (unset)   | set: one ActiveConnections line a minute on stdout, in CloudWatch EMF (chat/emf.py) |
+| CLUSTER_NAME         | (unset)   | ...its ClusterName dimension (the template sets it)                  |
+| SERVICE_NAME         | (unset)   | ...its ServiceName dimension (the template sets it)                  |
 | LOG_LEVEL            | INFO      | DEBUG, INFO, WARNING, ERROR                                          |
 
 With neither REDIS_URL nor REDIS_ENDPOINT the worker runs on an embedded, in-process fakeredis: one worker,
@@ -44,6 +47,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 from urllib.parse import quote, urlparse, urlsplit
+
+from chat import emf
 
 T = TypeVar("T")
 
@@ -84,6 +89,8 @@ class Settings:
     metrics_port: int | Literal["off"] | None = None  # None: on PORT
     require_redis: bool = False
     log_level: str = "INFO"
+    metrics_namespace: str | None = None  # None: no ActiveConnections EMF line (chat.emf)
+    metric_dimensions: tuple[tuple[str, str], ...] = ()  # ClusterName / ServiceName, those that are set
 
     @property
     def embedded_redis(self) -> bool:
@@ -134,6 +141,8 @@ class Settings:
             metrics_port=_metrics_port(env),
             require_redis=_require_redis(env, redis_url),
             log_level=_get(env, "LOG_LEVEL", _log_level, "INFO"),
+            metrics_namespace=emf.metric_namespace(env),
+            metric_dimensions=emf.metric_dimensions(env),
         )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import fakeredis
 import uvicorn
 
-from chat import _compat
+from chat import _compat, emf
 from chat.app import ChatApp
 from chat.config import Settings
 from chat.redis_backend import RedisFactory
@@ -23,6 +23,9 @@ log = logging.getLogger("chat.server")
 
 
 class ChatWorker:
+    # seconds between two ActiveConnections lines (METRICS_NAMESPACE, chat.emf); a test sets less
+    metric_period: float = emf.PERIOD_SECONDS
+
     def __init__(self, settings: Settings, fake_redis_server: fakeredis.FakeServer | None = None) -> None:
         self.settings = settings
         self.factory = RedisFactory(settings.redis_url, fake_redis_server)
@@ -72,6 +75,14 @@ class ChatWorker:
         self._spawn(app.fanout.run_reader(), "fanout-reader")
         self._spawn(app.fanout.run_republisher(), "fanout-republisher")
         self._spawn(app.heartbeat(), "heartbeat")
+        if self.settings.metrics_namespace is not None:
+            metric = emf.publish(
+                self.settings.metrics_namespace,
+                self.settings.metric_dimensions,
+                lambda: app.connection_count,
+                self.metric_period,
+            )
+            self._spawn(metric, "active-connections")
         while not server.started:
             if serve.done():
                 await serve  # re-raise why it could not start (e.g. port in use)
