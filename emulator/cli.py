@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "status",
     "load",
     "chaos",
+    "calibrate",
 )
 
 

@@ -68,16 +68,19 @@ class Tally:
 class Client:
     """One logged-in chat user of the load generator."""
 
-    def __init__(self, index: int, url: str, tally: Tally, transport: str = "websocket") -> None:
+    def __init__(
+        self, index: int, url: str, tally: Tally, transport: str = "websocket", name_prefix: str = "load"
+    ) -> None:
         self.index = index
         self.url = url
         self.tally = tally
         self.transport = transport
-        self.username = f"load{index}"
+        self.username = f"{name_prefix}{index}"
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.last_seq: dict[int, int] = {}
         self.closing = False
         self.connected_ms: float | None = None
+        self.handshake: p.Handshake | None = None  # the server's open packet (its ping interval)
         self._logged_in: asyncio.Future[None] | None = None
         self._t0 = 0.0
 
@@ -114,7 +117,7 @@ class Client:
         url = engine_url(self.url, "polling")
         async with session.get(url) as resp:
             resp.raise_for_status()
-            handshake = p.parse_open(p.split_payload(await resp.text())[0])
+            handshake = self.handshake = p.parse_open(p.split_payload(await resp.text())[0])
         sid_url = engine_url(self.url, "polling", handshake.sid)
         async with session.post(sid_url, data="40") as resp:
             resp.raise_for_status()
@@ -147,7 +150,7 @@ class Client:
         if packet == p.PING:
             await ws.send_str(p.PONG)
         elif packet.startswith(p.OPEN):
-            p.parse_open(packet)
+            self.handshake = p.parse_open(packet)
             await ws.send_str("40")
         elif packet.startswith("40"):
             self.connected_ms = (time.perf_counter() - self._t0) * 1000.0

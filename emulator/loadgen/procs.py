@@ -130,7 +130,13 @@ def _receive(fleet: _Fleet, kind: str, deadline: float, tick: Callable[[], None]
     return values
 
 
-def run_load(config: LoadConfig, on_progress: Callable[[Progress], None] | None = None) -> Report:
+def run_load(
+    config: LoadConfig,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_window: Callable[[str], None] | None = None,
+) -> Report:
+    """The whole run; `on_window("start")` / `on_window("end")` are called at the edges of the measured window
+    (from this thread, right after this process's own CPU samples), for a caller that samples more there."""
     t0 = time.monotonic()
     fleet = _Fleet(config)
     phase = "connecting"
@@ -151,7 +157,7 @@ def run_load(config: LoadConfig, on_progress: Callable[[Progress], None] | None 
             if answer is not None and answer[0] == "ready":
                 pipe.send(("start", start_us))
         phase = "running"
-        cpu = _measure_window(fleet, config, start_us, tick)
+        cpu = _measure_window(fleet, config, start_us, tick, on_window or _ignore)
         phase = "draining"
         end_deadline = time.monotonic() + config.drain + 60
         finals = _receive(fleet, "result", end_deadline, tick)
@@ -175,12 +181,24 @@ def _sleep_until_us(target_us: int, tick: Callable[[], None]) -> None:
         time.sleep(min(0.1, left / 1_000_000))
 
 
-def _measure_window(fleet: _Fleet, config: LoadConfig, start_us: int, tick: Callable[[], None]) -> CpuUse:
+def _ignore(edge: str) -> None:
+    pass
+
+
+def _measure_window(
+    fleet: _Fleet,
+    config: LoadConfig,
+    start_us: int,
+    tick: Callable[[], None],
+    on_window: Callable[[str], None],
+) -> CpuUse:
     window_start = start_us + int(config.warmup * 1_000_000)
     _sleep_until_us(window_start, tick)
     before, t_before = fleet.cpu_seconds(), time.monotonic()
+    on_window("start")
     _sleep_until_us(window_start + int(config.duration * 1_000_000), tick)
     after, t_after = fleet.cpu_seconds(), time.monotonic()
+    on_window("end")
     return cpu_use(before, after, t_after - t_before)
 
 

@@ -43,6 +43,7 @@ class LoadConfig:
     connect_timeout: float = 30.0
     connect_concurrency: int = 50
     run: str = "run"
+    name_prefix: str = "load"  # usernames are prefix + index; loads run back to back need their own
 
     def indexes(self, proc: int) -> range:
         """The global client indexes process `proc` runs: every `procs`-th one."""
@@ -78,7 +79,9 @@ class ProcessRun:
         gate = asyncio.Semaphore(self.config.connect_concurrency)
 
         async def one(index: int) -> None:
-            client = Client(index, self.config.url_for(index), self.tally, self.config.transport)
+            client = Client(
+                index, self.config.url_for(index), self.tally, self.config.transport, self.config.name_prefix
+            )
             async with gate:
                 try:
                     login_ms = await client.connect(sessions(), self.config.connect_timeout)
