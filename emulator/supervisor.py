@@ -4,7 +4,8 @@ lifecycle (`serve()`: signals, graceful and forced stop, as uvicorn's Server doe
 Start-up: the emulator's Redis (its ElastiCache) -> the templates deployed into moto with that Redis as the
 endpoint -> the target group, its health checks and the load balancer -> the cluster (the workers: in-process or
 OS processes) -> the control loop (`emulator.controller.ControlLoop`: one Autoscaler, one ECS service scheduler,
-over the emulated account) -> telemetry and the admin endpoint. Everything that started is in one frozen
+over the emulated account, reading the workers' open connections from a `ConnectionGauge` for the chat's own
+ActiveConnections metric) -> telemetry and the admin endpoint. Everything that started is in one frozen
 `Deployment`.
 
 While running, the control loop is the only thing that decides: it reads the account every tick (so
@@ -47,10 +48,11 @@ from emulator.fleet import LiveFleet
 from emulator.model import ServiceDescription
 from emulator.snapshot import StatusSources, build_status
 from emulator.tasks import TaskSet
-from emulator.telemetry import CpuMeter, Telemetry
+from emulator.telemetry import ConnectionGauge, CpuMeter, Telemetry
 
 HEALTH_TIMEOUT_FLOOR = 1.0  # real seconds: a scaled health check timeout never drops below this
 HEADER_TIMEOUT_WALL_SECONDS = 60.0  # real seconds the ALB waits for a request head, at any --time-scale
+GAUGE_FLOOR_SECONDS = 0.05  # real seconds: the connection gauge never reads the workers more often than this
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,7 @@ class EmulatorConfig:
     moto_server: bool = True
     autoscaling: bool = True  # False: no alarm evaluation, the desired count stays where it is put
     cpu_meter_seconds: float = 1.0  # how often (real seconds) the per-target CPU figures refresh
+    connection_gauge_seconds: float = 1.0  # how often (real seconds, at most) the open connections are read
     loop_interval_seconds: float = 1.0  # real seconds between two looks at the account, at most
 
 
@@ -107,6 +110,7 @@ class Deployment:
     cluster: Cluster
     loop: ControlLoop
     telemetry: Telemetry
+    connections: ConnectionGauge  # the workers' open connections, for the ActiveConnections metric
     admin: AdminServer
     run_dir: Path | None  # the worker processes' logs (process isolation)
 
@@ -194,6 +198,15 @@ class Emulator:
 
         cluster = Cluster(launcher, on_change=changed)
         fleet = LiveFleet(cluster, target_group, on_change=changed)
+
+        def target_urls() -> dict[str, str]:
+            return {t.target_id: t.url for t in target_group.describe()}
+
+        async def real_sleep(seconds: float) -> None:  # telemetry counts real seconds
+            await self.clock.sleep(seconds * self.config.time_scale)
+
+        connections = ConnectionGauge(target_urls, real_sleep, every_seconds=self._gauge_seconds())
+        self._background.spawn(connections.run(), "target-connection-gauge")
         loop = ControlLoop(
             self.clock,
             account,
@@ -201,14 +214,15 @@ class Emulator:
             CpuMeter(cluster.cpu_seconds),
             interval=self.config.loop_interval_seconds * self.config.time_scale,
             autoscaling=self.config.autoscaling,
+            connection_source=connections,
         )
         wake.append(loop.wake)
         self._loop_task = self._background.spawn(loop.run(), "control-loop")
         telemetry = Telemetry(
             cluster.cpu_seconds,
-            lambda: {t.target_id: t.url for t in target_group.describe()},
+            target_urls,
             service.task_definition.vcpu,
-            lambda seconds: self.clock.sleep(seconds * self.config.time_scale),
+            real_sleep,
             every_seconds=self.config.cpu_meter_seconds,
         )
         self._background.spawn(telemetry.meter_cpu(), "task-cpu-meter")
@@ -226,6 +240,7 @@ class Emulator:
             cluster,
             loop,
             telemetry,
+            connections,
             admin,
             run_dir,
         )
@@ -233,6 +248,15 @@ class Emulator:
             log.info("autoscaling: every %.3g s of wall time", 60 / self.config.time_scale)
         self._write_state_file()
         return self._deployment
+
+    def _gauge_seconds(self) -> float:
+        """Real seconds between two readings of the open connections: `connection_gauge_seconds`, and never more
+        than one minute of the clock (at --time-scale 120 a minute is 0.5 s), so that each minute's
+        ActiveConnections datum comes from a reading taken within that minute, as a worker's EMF line on Fargate
+        is. Past GAUGE_FLOOR_SECONDS (--time-scale above 1200) readings are spaced by the floor: a datum may then be
+        a few minutes of the clock old, which delays the alarms by as much and changes nothing else."""
+        minute = 60 / self.config.time_scale
+        return max(GAUGE_FLOOR_SECONDS, min(self.config.connection_gauge_seconds, minute))
 
     def _run_dir(self) -> Path | None:
         """The folder of the worker processes' logs (process isolation only): `up` prints where it is; a clean

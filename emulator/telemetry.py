@@ -11,10 +11,14 @@
 - `ConnectionSource` / `connections_metric_key`: the chat's own `ActiveConnections` metric (`chat.emf`), one value
   per serving task each minute, under the namespace and dimensions the task definition's environment gives the
   workers; the autoscaler publishes it as CloudWatch Logs would extract it from the workers' EMF lines on Fargate.
+- `ConnectionGauge`: the live `ConnectionSource`, each serving target's `chat_connections` from its worker's
+  `/metrics` (the figure the worker's own EMF line carries), read in the background every `every_seconds` of real
+  time and answered synchronously from the latest readings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,15 +26,20 @@ from typing import Any, Protocol
 
 from chat import emf
 from emulator.model import TaskDefinition
-from emulator.scaling.metrics import MetricKey, metric_key
+from emulator.scaling.metrics import MetricKey, StatisticSet, metric_key
 
 
 @dataclass(frozen=True)
 class CpuSample:
-    """CPU seconds each serving task used over `elapsed_seconds` of real time (the source measures both)."""
+    """CPU seconds each task used over `elapsed_seconds` of real time (the source measures both); `task_seconds`: how
+    long each of them ran within it (empty: all of `elapsed_seconds`, as the live meter sees every task it reports)."""
 
     task_cpu_seconds: Sequence[float]
     elapsed_seconds: float
+    task_seconds: Sequence[float] = ()
+
+    def seconds(self) -> Sequence[float]:
+        return self.task_seconds or [self.elapsed_seconds] * len(self.task_cpu_seconds)
 
 
 class CpuSource(Protocol):
@@ -55,13 +64,27 @@ def connections_metric_key(task_definition: TaskDefinition) -> MetricKey | None:
 
 
 def task_utilization(sample: CpuSample, task_vcpu: float) -> list[float]:
-    """Per-task CPUUtilization in percent; a Fargate task cannot use more than its vCPU."""
+    """Per-task CPUUtilization in percent over the time each task ran; a Fargate task cannot use more than its vCPU."""
     if sample.elapsed_seconds <= 0 or task_vcpu <= 0:
         return []
     return [
-        max(0.0, min(100.0, 100.0 * used / (sample.elapsed_seconds * task_vcpu)))
-        for used in sample.task_cpu_seconds
+        max(0.0, min(100.0, 100.0 * used / (seconds * task_vcpu)))
+        for used, seconds in zip(sample.task_cpu_seconds, sample.seconds(), strict=True)
+        if seconds > 0
     ]
+
+
+def service_utilization(sample: CpuSample, task_vcpu: float) -> StatisticSet | None:
+    """The service's CPUUtilization datum: `100 x CPU used by its tasks / CPU reserved for them` (reference 4.1), a
+    task that ran part of the period counting for that part. Its Average is that ratio; its SampleCount the tasks
+    (a task that ran half the minute counts one half); Minimum and Maximum the per-task figures. None: no task ran."""
+    percents = task_utilization(sample, task_vcpu)
+    if not percents:
+        return None
+    weights = [seconds / sample.elapsed_seconds for seconds in sample.seconds() if seconds > 0]
+    return StatisticSet(
+        sum(weights), sum(p * w for p, w in zip(percents, weights, strict=True)), min(percents), max(percents)
+    )
 
 
 class CpuMeter:
@@ -168,4 +191,56 @@ class Telemetry:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
             while True:
                 self.messages_per_second = await self._messages.rates(session, self._target_urls())
+                await self._sleep(self._every)
+
+
+class ConnectionGauge:
+    """The open connections of each serving task now, from the workers' `/metrics` (a `ConnectionSource`).
+
+    `run()` reads the `chat_connections` gauge of every target `target_urls()` lists ({target id: worker base
+    URL}: every registered target, draining ones too, as their tasks still run and hold connections), all at once,
+    then sleeps `every_seconds` of real time, until cancelled. `connections()` is synchronous, for the autoscaler's
+    minute: one value per target listed now whose latest reading answered; a target that has not answered yet, or
+    did not answer the latest reading (stopping, killed), is left out, as a task that prints no EMF line has no
+    datum. A reading is at most `every_seconds` (plus one request) old when the minute takes it.
+    """
+
+    GAUGE = "chat_connections"
+
+    def __init__(
+        self,
+        target_urls: Callable[[], Mapping[str, str]],
+        sleep: Callable[[float], Awaitable[None]],
+        every_seconds: float = 1.0,
+        timeout_seconds: float = 1.0,
+    ) -> None:
+        self._target_urls, self._sleep = target_urls, sleep
+        self._every, self._timeout = every_seconds, timeout_seconds
+        self.readings: dict[str, float] = {}  # target id -> open connections, as last read
+
+    def connections(self) -> list[float]:
+        listed = self._target_urls()
+        return [self.readings[target_id] for target_id in listed if target_id in self.readings]
+
+    async def read(self, session: Any) -> None:
+        """One reading of every listed target, concurrently (a slow worker does not delay the others)."""
+        targets = dict(self._target_urls())
+
+        async def gauge(url: str) -> float | None:
+            try:
+                async with session.get(f"{url}/metrics") as response:
+                    return parse_counter(await response.text(), self.GAUGE)
+            except Exception:
+                return None
+
+        values = await asyncio.gather(*(gauge(url) for url in targets.values()))
+        self.readings = {tid: v for tid, v in zip(targets, values, strict=True) if v is not None}
+
+    async def run(self) -> None:
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                await self.read(session)
                 await self._sleep(self._every)

@@ -1,6 +1,8 @@
-"""Telemetry: CPU per task between readings, the one CPUUtilization formula, messages per second."""
+"""Telemetry: CPU per task between readings, the one CPUUtilization formula, messages per second, open connections."""
 
 from __future__ import annotations
+
+import asyncio
 
 from emulator.telemetry import CpuMeter, CpuSample, task_utilization
 
@@ -49,4 +51,44 @@ async def test_message_meter_reads_each_workers_accepted_messages_per_second(
             }  # 4 messages in 2 s; "gone" has no figure
     finally:
         await alice.close()
+        worker.stop()
+
+
+async def test_connection_gauge_answers_each_listed_targets_open_connections_from_its_latest_reading(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    import aiohttp
+
+    from emulator.telemetry import ConnectionGauge
+    from support.chat_client import ChatClient
+    from support.workers import start_worker
+
+    worker = start_worker(shared_redis_url, key_prefix)
+    listed = {"t1": worker.url, "gone": "http://127.0.0.1:9"}
+    clients = [ChatClient(f"c{i}") for i in range(3)]
+
+    async def never(seconds: float) -> None:
+        raise AssertionError("read() is called directly here")
+
+    gauge = ConnectionGauge(lambda: listed, never)
+    try:
+        assert gauge.connections() == []  # nobody has answered yet
+        for client in clients:
+            await client.connect(worker.url, ["websocket"])
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
+            await gauge.read(session)
+            assert gauge.connections() == [3.0]  # "gone" does not answer: no value, not a zero
+            await clients.pop().close()
+            assert gauge.connections() == [3.0]  # synchronous: the latest reading, until the next one
+            for _ in range(50):  # the worker sees the disconnect a moment later
+                await gauge.read(session)
+                if gauge.connections() != [3.0]:
+                    break
+                await asyncio.sleep(0.05)
+            assert gauge.connections() == [2.0]
+            del listed["t1"]  # deregistered and drained: no longer a serving task
+            assert gauge.connections() == []
+    finally:
+        for client in clients:
+            await client.close()
         worker.stop()
