@@ -10,6 +10,11 @@ is the process's own CPU time, which also pays for the proxy, moto and the healt
 sample splits the CPU used since the previous sample across the running workers in proportion to
 their open Socket.IO connections at that moment (equally when no worker has any). Use
 `--isolation process` for per-worker CPU that is measured, not attributed.
+
+Logs: a worker's records, its uvicorn lines and its ActiveConnections EMF lines (the `chat.emf` logger, which
+`python -m chat` prints on stdout) alike, go through this process's logging, where `chat-emulator up` sends them
+(its log file under the dashboard); the emulator publishes the metric itself, from `/metrics`
+(`emulator.telemetry.ConnectionGauge`).
 """
 
 from __future__ import annotations
