@@ -9,6 +9,7 @@ from typing import Any
 import socketio
 
 from chat.config import Settings
+from chat.delivery import Delivery
 from chat.engine import ChatServer, OriginCheck
 from chat.events import ChatEvents
 from chat.fanout import READ_BLOCK_MS, Fanout
@@ -45,8 +46,9 @@ class ChatApp:
             # of its events waits for Redis or for the rate limit; chat.events runs one client's events in order
             async_handlers=True,
         )
+        self.delivery = Delivery(self.sio)
         self.fanout = Fanout(
-            self.sio,
+            self.delivery,
             self.redis,
             settings.key_prefix,
             window_seconds=settings.recovery_window,
@@ -55,7 +57,7 @@ class ChatApp:
         self.fanout.reader_client = self.reader_redis
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
         self.sessions = Sessions(self.redis, settings.key_prefix, settings.recovery_window)
-        self.events = ChatEvents(self.sio, self.fanout, self.presence, self.sessions, settings)
+        self.events = ChatEvents(self.sio, self.fanout, self.delivery, self.presence, self.sessions, settings)
         self.health_report = HealthReport(self.health)
         self.routes = HttpRoutes(
             self.health_report, self.metrics, serve_metrics=settings.metrics_port is None
@@ -116,13 +118,13 @@ class ChatApp:
                 "chat_deliveries_total",
                 "counter",
                 "messages written to this worker's clients",
-                stats.delivered,
+                self.delivery.delivered,
             ),
             (
                 "chat_deliveries_raw_total",
                 "counter",
                 "of those, written straight to a WebSocket connection (the rest queued through python-engineio)",
-                stats.delivered_raw,
+                self.delivery.delivered_raw,
             ),
             (
                 "chat_publish_waiting",

@@ -2,11 +2,11 @@
 
 - **Frames once, raw writes.** Every packet to a client already on WebSocket is framed by `chat.wire` and
   written straight to its transport (`_send_packet`, `_send_eio_packet`); a broadcast is framed once for all
-  of its recipients by `chat.fanout`. Clients still on long-polling go through python-engineio as before.
+  of its recipients by `chat.delivery`. Clients still on long-polling go through python-engineio as before.
 - **Connection-state recovery (Socket.IO protocol v5).** The CONNECT answer carries a private session id
   (`pid`); a client reconnecting with `{pid, offset}` in its auth payload gets the same `pid` back (the official
-  JavaScript client then reports `socket.recovered === true`) followed by what it missed. The decision is the
-  `connect_hook`'s (see `chat.events`); this class only speaks the protocol.
+  JavaScript client then reports `socket.recovered === true`); what it missed follows (`Admission.after`). The
+  decision is the `connect_hook`'s (see `chat.events`); this class only speaks the protocol.
 - **Slow consumers are cut off** instead of growing a queue without bound: on the raw path by the bytes waiting in
   the connection's transport, everywhere else (long-polling, WebSocket with permessage-deflate, the upgrade) by the
   bytes waiting in python-engineio's per-socket queue (`ChatEngine.send_packet`).
@@ -28,7 +28,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -255,11 +255,11 @@ class ChatEngine(_compat.EngineServer):
 
 @dataclass
 class Admission:
-    """What the connect hook decided: the session id to announce, and the frames the client missed."""
+    """What the connect hook decided: the session id to announce, and what to do once CONNECT is answered (a
+    recovered client: write what it missed)."""
 
     pid: str
     recovered: bool = False
-    replay: list[bytes] = field(default_factory=list)
     after: Callable[[], Awaitable[None]] | None = None
 
 
@@ -394,15 +394,5 @@ class ChatServer(_compat.SocketIOServer):
             await self.refuse_connect(eio_sid, sid, namespace, exc.error_args)
             return
         await self.answer_connect(eio_sid, sid, namespace, {"sid": sid, "pid": admission.pid})
-        for frame in admission.replay:
-            if not self.write_frame(eio_sid, frame):
-                await self.eio.send(eio_sid, frame_payload(frame))
         if admission.after is not None:
             await admission.after()
-
-
-def frame_payload(frame: bytes) -> str:
-    """The text inside a frame made by `text_frame` (to queue it for a long-polling client)."""
-    size = frame[1] & 0x7F
-    start = 2 if size < 126 else 4 if size == 126 else 10
-    return frame[start:].decode()[1:]  # without the Engine.IO "4" (eio.send adds it back)

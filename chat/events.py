@@ -41,9 +41,10 @@ from socketio import exceptions
 
 from chat import text
 from chat.config import Settings
+from chat.delivery import Delivery
 from chat.durable import Rejected, Unavailable, until_durable
-from chat.engine import Admission, ChatServer, frame_payload
-from chat.fanout import Fanout, Recipient
+from chat.engine import Admission, ChatServer
+from chat.fanout import Fanout
 from chat.limits import TokenBucket
 from chat.presence import Presence
 from chat.sessions import RecentIds, Sessions, fingerprint
@@ -83,10 +84,17 @@ class ChatEvents:
     """Registers the chat's handlers on `sio`; owns this worker's connections."""
 
     def __init__(
-        self, sio: ChatServer, fanout: Fanout, presence: Presence, sessions: Sessions, settings: Settings
+        self,
+        sio: ChatServer,
+        fanout: Fanout,
+        delivery: Delivery,
+        presence: Presence,
+        sessions: Sessions,
+        settings: Settings,
     ) -> None:
         self.sio = sio
         self.fanout = fanout
+        self.delivery = delivery
         self.presence = presence
         self.sessions = sessions
         self.settings = settings
@@ -175,7 +183,7 @@ class ChatEvents:
                 :MAX_ID_LENGTH
             ]  # its name, if it held one, is still its own
         self.connections[sid] = connection
-        self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
+        self.delivery.add(sid, eio_sid, pid)
         self._background(connection, self._save_session(pid, sid), "session")
         return Admission(pid=pid)
 
@@ -208,8 +216,8 @@ class ChatEvents:
         connection.recovered_from = session.get("sid", "")
         connection.recent_ids = RecentIds(recent)
         self.connections[sid] = connection
-        self.fanout.local[sid] = Recipient(sid, eio_sid, pid)
-        self.fanout.hold(sid)  # live entries wait until the replay is written
+        self.delivery.add(sid, eio_sid, pid)
+        self.delivery.hold(sid)  # live broadcasts wait until the replay is written
         try:
             missed = await self.fanout.missed_since(offset, pid)
             if missed is not None:
@@ -227,27 +235,21 @@ class ChatEvents:
             log.warning("recovery of %s failed: %s", pid, exc)
             missed = None
         if missed is None:
-            self.fanout.release(sid, offset)
-            self.fanout.replayed.pop(sid, None)
             self.connections.pop(sid, None)
-            self.fanout.local.pop(sid, None)
+            self.delivery.remove(sid)
             return None
         replay, up_to = missed
 
-        async def flush_held() -> None:
-            for frame in self.fanout.release(sid, up_to):
-                if not self.sio.write_frame(eio_sid, frame):
-                    await self.sio.eio.send(eio_sid, frame_payload(frame))
+        async def catch_up() -> None:  # once CONNECT is answered
+            await self.delivery.catch_up(sid, replay, up_to, self.fanout.last_id)
 
         self.sessions_recovered += 1
         log.info("recovered session %s (%d missed events)", pid[:6], len(replay))
-        return Admission(pid=pid, recovered=True, replay=replay, after=flush_held)
+        return Admission(pid=pid, recovered=True, after=catch_up)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         connection = self.connections.pop(sid, None)
-        self.fanout.local.pop(sid, None)
-        self.fanout.catching_up.pop(sid, None)
-        self.fanout.replayed.pop(sid, None)
+        self.delivery.remove(sid)
         if connection is not None:
             connection.closed = True
         if connection is None or connection.username is None:

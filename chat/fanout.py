@@ -11,8 +11,10 @@ gives none of that (the anchors note measured 10 % loss over a 1 s Redis restart
   client retries); any other error is `Rejected` at once and never holds up the publishes behind it.
 - After a Redis outage, entries this worker published but never read back (a Redis that restarted empty lost
   them) are published again by `run_republisher()`.
-- `run_reader()` is the only delivery path, also for the worker's own messages: XREAD from the last id, frame
-  each entry once (`42[event, data, "<offset>"]`), write the same bytes to every local client but the sender.
+- `run_reader()` is the only delivery path, also for the worker's own messages: XREAD from the last id, drop an
+  entry already delivered (same unique id), make each entry's `Packet` once (`42[event, data, "<offset>"]`) and
+  hand the batch to `chat.delivery.Delivery`, which writes it to every local client but the sender.
+- `missed_since()` reads what a reconnecting client missed, for its recovery (`Delivery.catch_up` writes it).
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chat.delivery import Delivery, Packet, id_lt, packet
 from chat.durable import RETRY_FOREVER, Rejected, Unavailable, until_durable
-from chat.engine import ChatServer, frame_payload
 from chat.redis_backend import as_text
-from chat.wire import RawSocket, text_frame
 
 log = logging.getLogger("chat.fanout")
 
@@ -49,15 +50,9 @@ PipelineHook = Callable[[Any], None]
 
 
 @dataclass
-class Recipient:
-    sid: str
-    eio_sid: str
-    pid: str
-    raw: RawSocket | None = None  # set once the client is on WebSocket with nothing older queued
-
-
-@dataclass
 class Entry:
+    """A broadcast this worker published (kept until read back, to publish again if Redis lost it)."""
+
     uid: str
     payload: str
     skip_pid: str
@@ -67,8 +62,6 @@ class Entry:
 @dataclass
 class FanoutStats:
     published: int = 0
-    delivered: int = 0  # messages written or queued to a client
-    delivered_raw: int = 0  # of those, written straight to a WebSocket connection
     entries_read: int = 0
     waiting_now: int = 0  # publishes retrying while Redis is unreachable
     unavailable_refusals: int = 0  # publishes given up after the publish timeout (the client retries)
@@ -77,7 +70,6 @@ class FanoutStats:
     gaps: int = 0
     republished: int = 0
     duplicates_dropped: int = 0
-    slow_consumers_cut: int = 0
     last_error: str = ""
     since_ok: float = field(default_factory=time.monotonic)
 
@@ -85,7 +77,7 @@ class FanoutStats:
 class Fanout:
     def __init__(
         self,
-        sio: ChatServer,
+        delivery: Delivery,
         client: aioredis.Redis,
         key_prefix: str,
         *,
@@ -93,18 +85,13 @@ class Fanout:
         publish_timeout: float,
         now: Callable[[], float] = time.time,
     ) -> None:
-        self.sio = sio
+        self.delivery = delivery
         self.client = client
         self.reader_client = client  # XREAD BLOCK holds a connection: the app gives the reader its own client
         self.stream = f"{key_prefix}:broadcasts"
         self.window_ms = int(window_seconds * 1000)
         self.publish_timeout = publish_timeout
         self._now = now
-        self.local: dict[str, Recipient] = {}  # sid -> recipient, every connected client of this worker
-        self.catching_up: dict[str, list[tuple[str, bytes, str]]] = {}  # sid -> live entries held back
-        # sid -> the id a recovery replayed up to, while this worker's reader is still behind it (a worker that
-        # was frozen, or lost Redis, recovers clients from the stream's head before its reader gets there)
-        self.replayed: dict[str, str] = {}
         self.last_id: str | None = None
         self.reader_ok = False
         self.stats = FanoutStats()
@@ -289,77 +276,26 @@ class Fanout:
             oldest: Any = await self.client.xrange(self.stream, count=1)
         except Exception:
             return
-        if oldest and self.last_id is not None and _id_lt(self.last_id, as_text(oldest[0][0]), strict=True):
+        if oldest and self.last_id is not None and id_lt(self.last_id, as_text(oldest[0][0]), strict=True):
             self.stats.gaps += 1
             log.error(
                 "broadcasts between %s and %s were trimmed before this worker read them", self.last_id, oldest
             )
 
-    def frame(self, entry_id: str, payload: str) -> bytes:
-        return text_frame(f'42{payload[:-1]},"{entry_id}"]')
-
     def deliver(self, batch: list[tuple[str, str, str, str]]) -> None:
-        """Deliver a batch of stream entries (id, payload, sender pid, unique id) to every local client.
-
-        The batch's frames are joined once and each recipient gets them in ONE write: under load an XREAD
-        returns many entries, and the cost per delivered message falls with the batch size."""
+        """A batch of stream entries (id, payload, sender pid, unique id), each delivered once to every local
+        client (an entry published twice around a Redis failure is dropped the second time)."""
         if not batch:
             return
         self.last_id = batch[-1][0]
         self.stats.entries_read += len(batch)
-        entries = [
-            (entry_id, payload, skip) for entry_id, payload, skip, uid in batch if self._first_time(uid)
-        ]
-        if not entries:
-            return
-        frames = [(self.frame(entry_id, payload), skip) for entry_id, payload, skip in entries]
-        everything = b"".join(frame for frame, _ in frames) if len(frames) > 1 else frames[0][0]
-        senders = {skip for _, skip in frames}
-        limit = self.sio.max_unsent_bytes
-        holding, replayed = self.catching_up, self.replayed
-        queued: list[tuple[Recipient, list[tuple[bytes, str]]]] = []
-        slow: list[RawSocket] = []
-        delivered = 0
-        for recipient in self.local.values():
-            if holding and recipient.sid in holding:
-                held = holding[recipient.sid]
-                held.extend(
-                    (e[0], frame, skip)
-                    for e, (frame, skip) in zip(entries, frames, strict=True)
-                    if skip != recipient.pid  # never a client's own message back to it
-                )
-                continue
-            mine = frames
-            if replayed and recipient.sid in replayed:
-                mine = self._beyond_replay(recipient.sid, entries, frames)
-                blob = b"".join(frame for frame, skip in mine if skip != recipient.pid)
-                if not blob:
-                    continue
-            elif recipient.pid in senders:
-                blob = b"".join(frame for frame, skip in frames if skip != recipient.pid)
-                if not blob:
-                    continue
-            else:
-                blob = everything
-            raw = recipient.raw
-            if raw is None:
-                raw = recipient.raw = self.sio.raw_socket(recipient.eio_sid)
-                if raw is None:
-                    queued.append((recipient, mine))
-                    continue
-            transport = raw.transport
-            if transport.is_closing():
-                continue  # cut off or going away: nothing more is queued for it
-            transport.write(blob)
-            if transport.get_write_buffer_size() > limit:
-                slow.append(raw)
-            delivered += 1
-        self.stats.delivered += delivered * len(frames)
-        self.stats.delivered_raw += delivered * len(frames)
-        for raw in slow:
-            self.sio.cut_off(raw, f"more than {limit} bytes waiting to be sent")
-        if queued:
-            self.sio.eio.spawn(self._queue_for_polling(queued), "fanout-poll")
+        self.delivery.broadcast(
+            [
+                packet(entry_id, payload, skip)
+                for entry_id, payload, skip, uid in batch
+                if self._first_time(uid)
+            ]
+        )
 
     def _first_time(self, uid: str) -> bool:
         """False for an entry already delivered (published twice around a Redis failure)."""
@@ -375,70 +311,25 @@ class Fanout:
             self._seen.discard(self._seen_order.popleft())
         return True
 
-    def _beyond_replay(
-        self, sid: str, entries: list[tuple[str, str, str]], frames: list[tuple[bytes, str]]
-    ) -> list[tuple[bytes, str]]:
-        """The frames of a batch that the replay of `sid`'s recovery did not already write to it."""
-        mark = self.replayed[sid]
-        if _id_lt(mark, entries[-1][0], strict=False):
-            del self.replayed[sid]  # the reader has caught up with the replay
-        return [f for e, f in zip(entries, frames, strict=True) if _id_lt(mark, e[0], strict=True)]
-
-    async def _queue_for_polling(self, queued: list[tuple[Recipient, list[tuple[bytes, str]]]]) -> None:
-        """Clients still on long-polling get the packets through python-engineio's queue."""
-        texts: dict[bytes, str] = {}  # each frame's text once, however many recipients it has
-        for recipient, frames in queued:
-            for frame, skip in frames:
-                if skip == recipient.pid:
-                    continue
-                text = texts.get(frame)
-                if text is None:
-                    text = texts[frame] = frame_payload(frame)
-                try:
-                    await self.sio.eio.send(recipient.eio_sid, text)
-                except Exception as exc:  # the client went away meanwhile
-                    log.debug("could not queue for %s: %s", recipient.eio_sid, exc)
-                    break
-                self.stats.delivered += 1
-
     # ---- recovery -----------------------------------------------------------------------------------
 
-    async def missed_since(self, offset: str, pid: str) -> tuple[list[bytes], str] | None:
-        """Frames after `offset` for the client `pid` and the id they reach, or None when `offset` is outside
-        the kept window (what came right after it may have been trimmed: no full replay can be promised)."""
+    async def missed_since(self, offset: str, pid: str) -> tuple[list[Packet], str] | None:
+        """The broadcasts after `offset` for the client `pid` and the id they reach, or None when `offset` is
+        outside the kept window (what came right after it may have been trimmed: no full replay can be promised)."""
         oldest: Any = await self.client.xrange(self.stream, count=1)
-        if oldest and _id_lt(offset, as_text(oldest[0][0]), strict=True):
+        if oldest and id_lt(offset, as_text(oldest[0][0]), strict=True):
             return None
         entries: Any = await self.client.xrange(self.stream, min=f"({offset}", max="+")
-        frames: list[bytes] = []
+        missed: list[Packet] = []
         uids: set[str] = set()
         for entry_id, payload, skip, uid in (self._entry(entry_id, fields) for entry_id, fields in entries):
             if skip != pid and not (uid and uid in uids):
-                frames.append(self.frame(entry_id, payload))
+                missed.append(packet(entry_id, payload, skip))
             uids.add(uid)
-        return frames, (as_text(entries[-1][0]) if entries else offset)
-
-    def hold(self, sid: str) -> None:
-        """Hold back live entries for `sid` while its missed entries are replayed."""
-        self.catching_up[sid] = []
-
-    def release(self, sid: str, replayed_up_to: str) -> list[bytes]:
-        """Stop holding `sid`; return the held entries the replay did not already cover."""
-        held = self.catching_up.pop(sid, [])
-        if self.last_id is None or _id_lt(self.last_id, replayed_up_to, strict=True):
-            self.replayed[sid] = replayed_up_to  # the reader will read again what the replay wrote
-        return [frame for entry_id, frame, _ in held if _id_lt(replayed_up_to, entry_id, strict=True)]
+        return missed, (as_text(entries[-1][0]) if entries else offset)
 
     def _note_error(self, exc: Exception) -> None:
         message = f"{type(exc).__name__}: {exc}"
         if message != self.stats.last_error:
             log.warning("redis: %s", message)
         self.stats.last_error = message
-
-
-def _id_lt(a: str, b: str, *, strict: bool) -> bool:
-    """Stream id order: a < b (or <= when not strict)."""
-    ams, _, aseq = a.partition("-")
-    bms, _, bseq = b.partition("-")
-    left, right = (int(ams), int(aseq or 0)), (int(bms), int(bseq or 0))
-    return left < right if strict else left <= right

@@ -53,10 +53,14 @@ class RawSocket:
         """True once the Engine.IO socket is on WebSocket and nothing older waits in its queue."""
         return _compat.takes_raw_frames(self.eio_socket)
 
-    def write(self, frame: bytes) -> None:
+    def write(self, frame: bytes) -> bool:
+        """Write `frame` whole; False when nothing was written (the connection is closing: cut off, or going
+        away). The slow-consumer rule: raises `SlowConsumer` (after writing) once more than `limit` bytes wait
+        in the transport, the connection's own send buffer."""
         transport = self.transport
         if transport.is_closing():
-            return
+            return False
         transport.write(frame)
         if transport.get_write_buffer_size() > self.limit:
             raise SlowConsumer(f"more than {self.limit} bytes waiting to be sent")
+        return True
