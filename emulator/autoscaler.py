@@ -3,7 +3,7 @@
 The control loop (`emulator.controller.ControlLoop`) calls `tick(at, service, running, deployment_in_progress)` on
 every minute boundary of its Clock, with the service as the account holds it at that moment:
 1. sample the serving tasks' CPU from a `CpuSource` and publish `AWS/ECS CPUUtilization` for the minute that just
-   ended (`emulator.telemetry.task_utilization`); nothing is published when no task runs (reference 4.1); with a
+   ended (`emulator.telemetry.service_utilization`); nothing is published when no task runs (reference 4.1); with a
    `ConnectionSource`, and workers whose environment names a metrics namespace, their `ActiveConnections` too;
 2. evaluate every alarm of the service's current `ControlPlan` (rebuilt when a policy or an alarm changed through
    the API) and write the states that changed, with AWS's StateReason / StateReasonData and a history item;
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ from emulator.scaling import (
 )
 from emulator.scaling.alarms import breaches
 from emulator.scaling.metrics import MetricKey, alarm_metric_key
-from emulator.telemetry import ConnectionSource, CpuSource, connections_metric_key, task_utilization
+from emulator.telemetry import ConnectionSource, CpuSource, connections_metric_key, service_utilization
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ PERIOD = 60.0
 class ScalingAccount(Protocol):
     """What CloudWatch and Application Auto Scaling write into the account (see `emulator.controller.Account`)."""
 
-    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
-        """One datum (a statistic set over `per_task`) of the metric `key`; nothing when `per_task` is empty."""
+    def put_metric(self, key: MetricKey, datum: StatisticSet, timestamp: datetime, unit: str) -> None:
+        """One datum of the metric `key` (ECS's CPUUtilization, the workers' EMF lines)."""
         ...
 
     def set_alarm_state(
@@ -162,22 +162,20 @@ class Autoscaler:
         return self.plan
 
     def _publish_cpu(self, now: float, service: ServiceDescription) -> None:
-        per_task = task_utilization(self.cpu_source.sample(), service.task_definition.vcpu)
-        if not per_task:
-            return
-        self._publish(now, cpu_metric_key(service), per_task, "Percent")
+        datum = service_utilization(self.cpu_source.sample(), service.task_definition.vcpu)
+        if datum is not None:
+            self._publish(now, cpu_metric_key(service), datum, "Percent")
 
     def _publish_connections(self, now: float, service: ServiceDescription) -> None:
         key = connections_metric_key(service.task_definition)
-        if key is not None and self.connection_source is not None:
-            self._publish(now, key, self.connection_source.connections(), "Count")
+        per_task = self.connection_source.connections() if key and self.connection_source else ()
+        if key is not None and per_task:
+            self._publish(now, key, StatisticSet.of(per_task), "Count")
 
-    def _publish(self, now: float, key: MetricKey, per_task: Sequence[float], unit: str) -> None:
-        if not per_task:
-            return
+    def _publish(self, now: float, key: MetricKey, datum: StatisticSet, unit: str) -> None:
         start = now - PERIOD  # the datum describes the minute that just ended
-        self.store.put(key, start, StatisticSet.of(per_task))
-        self.account.put_metric(key, per_task, self.timestamp(start), unit)
+        self.store.put(key, start, datum)
+        self.account.put_metric(key, datum, self.timestamp(start), unit)
 
     def _apply(self, at: float, result: Evaluation) -> None:
         self.state = result.state

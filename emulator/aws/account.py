@@ -40,7 +40,7 @@ from emulator.aws.stacks import Outputs, deploy_stacks
 from emulator.aws.templates import DEFAULT_STACK_PREFIX, stack_plan
 from emulator.ecs.model import ServiceStatus
 from emulator.model import ServiceDescription
-from emulator.scaling.metrics import MetricKey
+from emulator.scaling.metrics import MetricKey, StatisticSet
 
 log = logging.getLogger(__name__)
 
@@ -160,26 +160,24 @@ class EmulatedAccount:
             ecs_tasks.publish(service, status.tasks, self._container_names, at)
 
     # -- data plane -----------------------------------------------------------------------------
-    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
-        """One datum over the running tasks, as ECS publishes CPUUtilization (and CloudWatch Logs the workers' EMF
-        lines); nothing when no task runs."""
-        if not per_task:
-            return
+    def put_metric(self, key: MetricKey, datum: StatisticSet, timestamp: datetime, unit: str) -> None:
+        """One datum, as ECS publishes CPUUtilization over the running tasks (and CloudWatch Logs the workers' EMF
+        lines)."""
         namespace, metric_name, dimensions = key
-        datum = {
+        data = {
             "MetricName": metric_name,
             "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
             "Timestamp": _aware(timestamp).astimezone(UTC).replace(tzinfo=None),  # moto's (naive UTC)
             "StatisticValues": {
-                "SampleCount": float(len(per_task)),
-                "Sum": float(sum(per_task)),
-                "Minimum": float(min(per_task)),
-                "Maximum": float(max(per_task)),
+                "SampleCount": float(datum.sample_count),
+                "Sum": float(datum.sum),
+                "Minimum": float(datum.minimum),
+                "Maximum": float(datum.maximum),
             },
             "Unit": unit,
         }
         with dispatch.LOCK:
-            self._backend("cloudwatch").put_metric_data(namespace, [datum])
+            self._backend("cloudwatch").put_metric_data(namespace, [data])
 
     def set_alarm_state(
         self,

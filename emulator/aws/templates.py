@@ -119,3 +119,14 @@ def parse_param_assignments(assignments: list[str]) -> dict[str, str]:
             raise ParameterError([f"--param expects Key=Value, got {item!r}"])
         result[key.strip()] = value.strip()
     return result
+
+
+def deployed_parameter(
+    name: str, templates_dir: Path | str | None = None, params: Mapping[str, object] | None = None
+) -> str | None:
+    """The value the first stack that declares `name` is deployed with: the user's, else its Default."""
+    for plan in stack_plan(templates_dir, params):
+        declared = declarations(load_template(plan.template_path).get("Parameters"), str(plan.template_path))
+        if name in declared:
+            return plan.parameters.get(name, declared[name].default)
+    return None

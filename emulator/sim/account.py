@@ -18,7 +18,7 @@ from typing import Any
 
 from emulator.ecs.model import ServiceStatus
 from emulator.model import ServiceDescription
-from emulator.scaling.metrics import MetricKey
+from emulator.scaling.metrics import MetricKey, StatisticSet
 
 FIRST_DEPLOYMENT_ID = "ecs-svc/0000000000000000001"
 
@@ -54,9 +54,8 @@ class MemoryAccount:
         if n != self.service.desired_count:
             self.service = dataclasses.replace(self.service, desired_count=n)
 
-    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
-        if per_task:
-            self.metrics.setdefault(key, {})[timestamp] = sum(per_task) / len(per_task)
+    def put_metric(self, key: MetricKey, datum: StatisticSet, timestamp: datetime, unit: str) -> None:
+        self.metrics.setdefault(key, {})[timestamp] = datum.statistic("Average")
 
     def average(self, key: MetricKey | None, timestamp: datetime) -> float | None:
         """The Average of metric `key` over the minute starting at `timestamp` (None: no datum)."""

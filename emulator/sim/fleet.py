@@ -17,7 +17,7 @@ and what they cost and what their users feel.
   demand exceeds its vCPU or whose connections exceed its memory is over capacity (its users feel it).
 - When every target is unhealthy the group fails open to all of them.
 
-`sample()` is the fleet's `CpuSource` and `connections()` its `ConnectionSource`; `usage(m)` is what minute m cost
+`sample()` is the fleet's `CpuSource` (every task that ran since the previous sample, for the part it ran) and `connections()` its `ConnectionSource`; `usage(m)` is what minute m cost
 and felt. The fleet lives on the control loop's clock: every call first brings it up to `clock.now()` (the CPU
 used meanwhile, then the starts, health checks and drains that came due), so the loop may tick at any time.
 """
@@ -90,6 +90,7 @@ class _Task:
     unused_at: float | None = None
     cpu_seconds: float = 0.0
     connections: float = 0.0
+    connection_seconds: float = 0.0  # its connections, integrated over time
 
     @property
     def exited(self) -> bool:
@@ -123,6 +124,9 @@ class SimulatedFleet:
         self._finished: list[TaskBill] = []
         self._sampled_at = self.now
         self._sampled: dict[str, float] = {}
+        self._stopped_since_sample: list[_Task] = []
+        self._counted_at = self.now
+        self._counted: dict[str, float] = {}
         self._usage: dict[int, MinuteUsage] = {}
         self.moved_at: dict[float, float] = {}  # clock time -> connections closed then (a reconnect wave)
 
@@ -209,6 +213,7 @@ class SimulatedFleet:
         used = [min(self.task_vcpu, w) for w in wanted]
         for task, cpu in zip(serving, used, strict=True):
             task.cpu_seconds += cpu * seconds
+            task.connection_seconds += task.connections * seconds
         minute = self._minute(self.now)
         if minute is not None:
             self._account(self.usage(minute), serving, wanted, used, demand, seconds)
@@ -310,6 +315,7 @@ class SimulatedFleet:
             self._place_connections()
         elif isinstance(command, Forget):
             self._finished.append(TaskBill(task.task_id, task.launched_at, task.exited_at))
+            self._stopped_since_sample.append(task)
             del self._tasks[command.task_id]
 
     def reports(self) -> Mapping[str, TaskReport]:
@@ -348,15 +354,31 @@ class SimulatedFleet:
 
     # -- CpuSource, ConnectionSource -----------------------------------------------------------------
     def sample(self) -> CpuSample:
-        """CPU seconds each started task used since the previous sample (tasks started since then are left out,
-        as the live meter leaves out a task it has no baseline for)."""
+        """CPU seconds each task used since the previous sample, and for how long it ran then: a task that started or
+        stopped in between counts for the part it ran, as ECS's service CPUUtilization counts it."""
         self._catch_up()
+        used, seconds = [], []
+        for task in [*self._tasks.values(), *self._stopped_since_sample]:
+            ran = (task.exited_at if task.exited_at is not None else self.now) - max(
+                self._sampled_at, task.starts_at
+            )
+            if ran > 0:
+                used.append(task.cpu_seconds - self._sampled.get(task.task_id, 0.0))
+                seconds.append(ran)
         elapsed = self.now - self._sampled_at
-        current = {t.task_id: t.cpu_seconds for t in self._running()}
-        used = [cpu - self._sampled[tid] for tid, cpu in current.items() if tid in self._sampled]
-        self._sampled, self._sampled_at = current, self.now
-        return CpuSample(tuple(used), elapsed)
+        self._sampled = {t.task_id: t.cpu_seconds for t in self._tasks.values()}
+        self._sampled_at, self._stopped_since_sample = self.now, []
+        return CpuSample(tuple(used), elapsed, tuple(seconds))
 
     def connections(self) -> Sequence[float]:
-        """ActiveConnections as each running task reports it (its EMF line, `chat.emf`)."""
-        return list(self.task_connections().values())
+        """ActiveConnections as each running task reports it once a minute (its EMF line, `chat.emf`): the
+        connections it held on average since the previous call."""
+        self._catch_up()
+        values = []
+        for task in self._running():
+            ran = self.now - max(self._counted_at, task.starts_at)
+            if ran > 0:
+                values.append((task.connection_seconds - self._counted.get(task.task_id, 0.0)) / ran)
+        self._counted = {t.task_id: t.connection_seconds for t in self._tasks.values()}
+        self._counted_at = self.now
+        return values

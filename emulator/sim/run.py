@@ -3,7 +3,7 @@ service scheduler) in virtual time, over simulated tasks (`emulator.sim.fleet`) 
 (`emulator.sim.account`).
 
 Minute m runs over [60m, 60m+60) with `demand[m]` vCPU of load shared by the serving tasks; its CPUUtilization is
-what they used (`emulator.telemetry.task_utilization`, no datapoint when none runs). At its end (60m+60) the alarms
+what they used over what they reserved (`emulator.telemetry.service_utilization`; no datapoint when none ran). At its end (60m+60) the alarms
 are evaluated and the policies run from ECS's runningCount; the scheduler starts tasks (RUNNING
 `task_start_seconds` later, healthy one health check after that) or drains extra ones (gone at once when they
 hold no connection, else after the deregistration delay). The loop ticks only when something can happen — a

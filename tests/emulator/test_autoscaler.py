@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 
 from emulator.autoscaler import Autoscaler
 from emulator.model import ServiceDescription
-from emulator.scaling.metrics import MetricKey
+from emulator.scaling.metrics import MetricKey, StatisticSet
 from emulator.telemetry import CpuSample
 from support.seed import build_seed_service
 
@@ -27,14 +27,14 @@ class FakeAccount:
 
     def __init__(self, service: ServiceDescription) -> None:
         self.service = service
-        self.metrics: list[tuple[list[float], datetime]] = []
+        self.metrics: list[tuple[StatisticSet, datetime]] = []
         self.alarm_writes: list[tuple[str, str, Mapping[str, Any], datetime]] = []
         self.activities: list[tuple[str, str, int, int, datetime]] = []
         self.fail_alarm_writes = 0
 
-    def put_metric(self, key: MetricKey, per_task: Sequence[float], timestamp: datetime, unit: str) -> None:
-        if key[1] == "CPUUtilization" and per_task:
-            self.metrics.append((list(per_task), timestamp))
+    def put_metric(self, key: MetricKey, datum: StatisticSet, timestamp: datetime, unit: str) -> None:
+        if key[1] == "CPUUtilization":
+            self.metrics.append((datum, timestamp))
 
     def set_alarm_state(
         self, alarm_name: str, state: str, reason: str, reason_data: Mapping[str, Any], timestamp: datetime
@@ -107,7 +107,7 @@ def test_metrics_and_alarm_states_reach_the_account() -> None:
     account, load = FakeAccount(_seed()), Load(0.7)
     scaler = Autoscaler(account, load, epoch=EPOCH)
     scaler.tick(60.0, account.service, 2, False)
-    assert account.metrics == [([70.0, 70.0], EPOCH)]  # the minute that ended
+    assert account.metrics == [(StatisticSet.of([70.0, 70.0]), EPOCH)]  # the minute that ended
     states = {name: state for name, state, _, _ in account.alarm_writes}
     assert states == {"high-cpu": "ALARM", "low-cpu": "OK"}
     data = next(d for name, _, d, _ in account.alarm_writes if name == "high-cpu")

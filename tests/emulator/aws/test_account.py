@@ -12,6 +12,7 @@ from emulator.autoscaler import cpu_metric_key
 from emulator.aws import EmulatedAccount, emulated_account
 from emulator.aws.templates import load_template, stack_plan
 from emulator.ecs.model import ServiceStatus
+from emulator.scaling.metrics import StatisticSet
 
 
 def test_target_group_is_sticky_and_drains_for_30_seconds(deployed: EmulatedAccount) -> None:
@@ -174,10 +175,10 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
     )
     account.set_desired_count(4)
     account.put_metric(
-        cpu_metric_key(account.service), [50.0, 90.0], datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC), "Percent"
-    )
-    account.put_metric(
-        cpu_metric_key(account.service), [], datetime(2026, 1, 1, 12, 1, 30, tzinfo=UTC), "Percent"
+        cpu_metric_key(account.service),
+        StatisticSet.of([50.0, 90.0]),
+        datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC),
+        "Percent",
     )
     account.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "test", {"recentDatapoints": [70.0]})
     target_group = account.service.target_group.target_group_arn
@@ -220,7 +221,7 @@ def test_account_writes_counts_metrics_alarm_states_and_targets(account: Emulate
         alarm["StateValue"],
         json.loads(alarm["StateReasonData"])["recentDatapoints"],
     ) == ("ALARM", [70.0])
-    assert stats["Values"] == [70.0]  # one datapoint (the empty list published nothing), average of 50 and 90
+    assert stats["Values"] == [70.0]  # one datapoint, the average of 50 and 90
     assert [(t["Target"]["Id"], t["Target"]["Port"]) for t in health] == [("10.0.0.7", 3000)]
 
     account.publish_target_health(target_group, [])

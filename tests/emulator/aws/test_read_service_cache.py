@@ -14,6 +14,7 @@ from emulator.autoscaler import cpu_metric_key
 from emulator.aws import EmulatedAccount, emulated_account
 from emulator.aws.reader import read_service
 from emulator.ecs.model import DeploymentState, ServiceStatus
+from emulator.scaling.metrics import StatisticSet
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -57,7 +58,7 @@ def test_an_unchanged_read_does_not_call_aws_and_the_loops_writes_are_no_changes
     ecs.describe_services(cluster=served.cluster_name, services=["chat"])  # a user's read changes nothing
 
     served.set_desired_count(4)
-    served.put_metric(cpu_metric_key(served.service), [50.0], T0, "Percent")
+    served.put_metric(cpu_metric_key(served.service), StatisticSet.of([50.0]), T0, "Percent")
     served.set_alarm_state("fargate-chat-service-high-cpu", "ALARM", "breach", {"version": "1.0"}, T0)
     served.record_scaling_activity("scale-up", "fargate-chat-service-high-cpu", 2, 4, T0)
     served.publish_target_health(

@@ -67,7 +67,8 @@ def test_a_stopped_task_keeps_its_connections_and_its_load_through_the_deregistr
     seed_service: ServiceDescription,
 ) -> None:
     """Scale-in at t=60: the task is DEACTIVATING (no longer in runningCount) but its target drains for 150 s,
-    so it keeps serving its share until t=210; then the two others carry the whole load."""
+    so it keeps serving its share until t=210; then the two others carry the whole load. CPUUtilization is used over
+    reserved: minute 3 is 18 vCPU-seconds over 60 + 60 + 30 task-seconds (the drained task ran until t=210)."""
     slow_drain = replace(
         seed_service,
         desired_count=3,
@@ -77,7 +78,7 @@ def test_a_stopped_task_keeps_its_connections_and_its_load_through_the_deregistr
     assert [r.desired for r in sim.rows[:4]] == [2, 2, 2, 2]
     assert [r.running for r in sim.rows[:3]] == [3, 2, 2]
     cpu = [round(r.cpu_percent or 0, 2) for r in sim.rows[:5]]
-    assert cpu == [10.0, 10.0, 10.0, 12.5, 15.0]  # 0.3 vCPU over 3 tasks until t=210, then over 2
+    assert cpu == [10.0, 10.0, 10.0, 12.0, 15.0]  # 0.3 vCPU over 3 tasks until t=210, then over 2
 
 
 def test_summary_counts_task_hours_threshold_minutes_activities_and_peak(

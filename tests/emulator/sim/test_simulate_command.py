@@ -14,7 +14,17 @@ from emulator.sim import write_load
 
 from .conftest import build_seed_service, deploy
 
-HEADER = ["minute", "demand_vcpu", "cpu_percent", "desired", "running", "alarm_high", "alarm_low", "activity"]
+HEADER = [
+    *("minute", "demand_vcpu", "cpu_percent", "desired", "running", "alarm_high", "alarm_low", "activity"),
+    *(
+        "connections",
+        "messages_per_s",
+        "connections_per_task",
+        "over_capacity_s",
+        "moved_connections",
+        "cost_usd",
+    ),
+]
 
 
 def test_outputs_and_summary(
@@ -27,6 +37,7 @@ def test_outputs_and_summary(
         return build_seed_service()
 
     monkeypatch.setattr(command, "deployed_service", fake_deploy)
+    monkeypatch.setattr(command, "redis_node_type", lambda templates, params: "cache.t3.micro")
     load, out, plot = tmp_path / "load.csv", tmp_path / "out.csv", tmp_path / "plot.png"
     write_load(load, [0.9] * 5 + [9.0] * 10 + [0.9] * 15)
     code = main(
@@ -118,4 +129,4 @@ def test_param_overrides_reach_the_deployed_templates(
     load = tmp_path / "load.csv"
     write_load(load, [9.0] * 20)
     assert main(["simulate", "--load", str(load), "--param", "MaxCapacity=4"]) == 0
-    assert "peak tasks:               4" in capsys.readouterr().out
+    assert "peak tasks:                4" in capsys.readouterr().out
