@@ -2,6 +2,8 @@
 
 Demand is in vCPUs: the total CPU the chat service would use with unlimited tasks. The seed runs
 1 vCPU tasks, min 2, max 10, so 1.4 vCPU is 70 % of two tasks and 10 vCPU saturates ten.
+`daily-users.csv` is the same day in the chat's own terms: open connections, and the messages per second they
+send (one message per user every 100 s), for `simulate`'s cost model to turn into CPU, memory and bytes.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 from pathlib import Path
 
 from emulator.sim import write_load
+from emulator.sim.load import Load
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,9 +47,19 @@ def daily() -> list[float]:
     return demand
 
 
+def daily_users(peak: float = 6000.0, messages_per_user: float = 0.01) -> Load:
+    """The day of `daily()` in users: the same night trough, lunch and evening peaks and ripple, scaled so the
+    evening peak holds `peak` connections."""
+    shape = daily()
+    top = max(shape)
+    connections = [round(peak * d / top) for d in shape]
+    return Load.of_users(connections, [round(c * messages_per_user, 2) for c in connections])
+
+
 def main() -> None:
     for name, demand in (("steady", steady()), ("ramp", ramp()), ("spike", spike()), ("daily", daily())):
         write_load(HERE / f"{name}.csv", demand)
+    write_load(HERE / "daily-users.csv", daily_users())
 
 
 if __name__ == "__main__":

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from emulator.aws import EmulatedAccount, ServiceNotFound, emulated_account, read_service
-from emulator.model import DeploymentConfiguration, HealthCheck, ScalableTarget, StepAdjustment
+from emulator.model import (
+    CustomizedMetric,
+    DeploymentConfiguration,
+    HealthCheck,
+    ScalableTarget,
+    StepAdjustment,
+)
 
 
 def test_reader_describes_the_seeds_service(deployed: EmulatedAccount) -> None:
@@ -106,6 +112,39 @@ def test_target_tracking_mode_exposes_the_policy_and_awss_alarms() -> None:
     ) == ("LessThanThreshold", 54.0, 15, 15)
     assert high.alarm_actions[0].startswith(service.target_tracking_policies[0].policy_arn)
     assert {"INSUFFICIENT_DATA"} == states
+
+
+def test_scaling_on_connections_tracks_the_chat_s_own_metric_and_describe_alarms_says_so() -> None:
+    """ScalingMetric=ActiveConnections: a CustomizedMetricSpecification; moto's two alarms (AWS/ECS CPUUtilization
+    whatever the policy tracks) are set to the policy's metric; the workers are told to publish it."""
+    params = {"ScalingMode": "TargetTrackingScaling", "ScalingMetric": "ActiveConnections"}
+    with emulated_account(params={**params, "TargetConnectionsPerTask": 800}) as account:
+        service = account.service
+        described = account.client("cloudwatch").describe_alarms()["MetricAlarms"]
+
+    (policy,) = service.target_tracking_policies
+    dims = (("ClusterName", service.cluster_name), ("ServiceName", "chat"))
+    assert policy.customized_metric == CustomizedMetric(
+        "FargateChat", "ActiveConnections", dims, "Average", "Count"
+    )
+    assert (policy.policy_name, policy.target_value) == ("fargate-chat-service-connections-target", 800.0)
+    assert sorted((a["Namespace"], a["MetricName"], a["Statistic"], a["Threshold"]) for a in described) == [
+        ("FargateChat", "ActiveConnections", "Average", 720.0),
+        ("FargateChat", "ActiveConnections", "Average", 800.0),
+    ]
+    assert all(a["Dimensions"] == [{"Name": n, "Value": v} for n, v in dims] for a in described)
+    env = dict(service.task_definition.environment)
+    assert (env["METRICS_NAMESPACE"], env["CLUSTER_NAME"], env["SERVICE_NAME"]) == (
+        "FargateChat",
+        dims[0][1],
+        "chat",
+    )
+
+
+def test_the_workers_publish_no_metric_unless_the_service_scales_on_it() -> None:
+    with emulated_account(params={"ScalingMode": "TargetTrackingScaling"}) as account:
+        env = dict(account.service.task_definition.environment)
+    assert "METRICS_NAMESPACE" not in env and env["SERVICE_NAME"] == "chat"
 
 
 def test_encryption_in_transit_uses_a_replication_group_at_the_local_redis(local_redis_port: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from emulator.cli import main
 from emulator.commands import simulate as command
 from emulator.model import ServiceDescription
 from emulator.sim import write_load
+from emulator.sim.costmodel import DEFAULT_CALIBRATION
+from emulator.sim.load import Load
 
 from .conftest import build_seed_service, deploy
 
@@ -130,3 +133,100 @@ def test_param_overrides_reach_the_deployed_templates(
     write_load(load, [9.0] * 20)
     assert main(["simulate", "--load", str(load), "--param", "MaxCapacity=4"]) == 0
     assert "peak tasks:                4" in capsys.readouterr().out
+
+
+def test_a_load_in_users_prints_dollars_and_what_users_feel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(command, "deployed_service", lambda templates, params: build_seed_service())
+    monkeypatch.setattr(command, "redis_node_type", lambda templates, params: "cache.t3.micro")
+    load = tmp_path / "users.csv"
+    write_load(load, Load.of_users([1000] * 30 + [9000] * 30, [10] * 30 + [90] * 30))
+    assert main(["simulate", "--load", str(load), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["load_kind"] == "connections"
+    assert report["cost_model"]["measured"]["date"] and report["prices"]["date"]
+    (policy,) = report["policies"]
+    assert policy["minutes"] == 60 and policy["peak_tasks"] > 2
+    assert policy["minutes_over_capacity"] > 0  # 9000 users sending 90/s outrun the scale-out at first
+    assert policy["cost_usd"]["total"] == pytest.approx(
+        sum(policy["cost_usd"][k] for k in ("fargate", "alb_hours", "alb_lcu", "elasticache")), abs=1e-3
+    )
+    assert {"idle_vcpu_hours", "connections_moved", "largest_reconnect_wave_per_s"} <= policy.keys()
+
+
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (["--region", "mars-1"], "no prices for region mars-1"),
+        (["--compare", "nameless"], "--compare expects NAME:KEY=VALUE"),
+        (["--compare", "a:MaxCapacity=3", "--compare", "a:MaxCapacity=4"], "--compare names must differ"),
+        (["--model", "MISSING"], "MISSING"),
+        (["--session-minutes", "0"], "--session-minutes must be > 0"),
+    ],
+)
+def test_bad_planner_options_exit_2_with_one_line(
+    tmp_path: Path, extra: list[str], line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load = tmp_path / "users.csv"
+    write_load(load, Load.of_users([100], [1]))
+    assert (
+        main(
+            [
+                "simulate",
+                "--load",
+                str(load),
+                *[e.replace("MISSING", str(tmp_path / "no.json")) for e in extra],
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("chat-emulator simulate: ") and line.replace("MISSING", "no.json") in err
+    assert err.count("\n") == 1
+
+
+def test_a_cost_model_that_breaks_the_schema_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load, model = tmp_path / "users.csv", tmp_path / "model.json"
+    write_load(load, Load.of_users([100], [1]))
+    data = json.loads(DEFAULT_CALIBRATION.read_text())
+    data["cpu_seconds_per_delivery"] = "fast"
+    model.write_text(json.dumps(data))
+    assert main(["simulate", "--load", str(load), "--model", str(model)]) == 2
+    assert "cpu_seconds_per_delivery must be a number >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compare_runs_three_policies_over_one_load_into_one_table_and_one_figure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load, plot, out = tmp_path / "users.csv", tmp_path / "compare.png", tmp_path / "timeline.csv"
+    write_load(load, Load.of_users([500] * 20 + [4000] * 40 + [500] * 60, [5] * 20 + [40] * 40 + [5] * 60))
+    tracking = "ScalingMode=TargetTrackingScaling"
+    code = main(
+        [
+            *("simulate", "--load", str(load), "--plot", str(plot), "--out", str(out)),
+            *("--compare", "step:ScalingMode=StepScaling"),
+            *("--compare", f"cpu:{tracking}"),
+            *(
+                "--compare",
+                f"connections:{tracking},ScalingMetric=ActiveConnections,TargetConnectionsPerTask=400",
+            ),
+        ]
+    )
+    assert code == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["policy", "cost", "$"]
+    assert [line.split()[0] for line in table[1:4]] == ["step", "cpu", "connections"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    timelines = {p.name: list(csv.reader(p.open())) for p in tmp_path.glob("timeline-*.csv")}
+    assert set(timelines) == {"timeline-step.csv", "timeline-cpu.csv", "timeline-connections.csv"}
+    connections = timelines["timeline-connections.csv"]
+    per_task = connections[0].index("connections_per_task")
+    assert connections[30][per_task] != "" and connections[1][connections[0].index("alarm_high")] != ""
+    peaks = {name: max(int(r[4]) for r in rows[1:]) for name, rows in timelines.items()}
+    assert (
+        peaks["timeline-connections.csv"] >= 4000 / 400
+    )  # ceil(connections / target), within MaxCapacity 10
