@@ -47,7 +47,7 @@ def daily() -> list[float]:
     return demand
 
 
-def daily_users(peak: float = 6000.0, messages_per_user: float = 0.01) -> Load:
+def daily_users(peak: float = 9000.0, messages_per_user: float = 0.01) -> Load:
     """The day of `daily()` in users: the same night trough, lunch and evening peaks and ripple, scaled so the
     evening peak holds `peak` connections."""
     shape = daily()

@@ -248,33 +248,44 @@ def plot_timeline(path: Path, simulation: Simulation, title: str = "") -> None:
 
 
 def plot_comparison(path: Path, results: Sequence[tuple[str, Simulation]], title: str = "") -> None:
-    """Running tasks of each policy over the load, and each policy's cost against the minutes its users waited."""
+    """Running tasks of each policy over the load (the demand shaded), and below, side by side, what each costs and
+    what its users feel: dollars, minutes over capacity, connections moved by scale-in."""
     plt = _pyplot()
-    figure, (task_axis, trade_axis) = plt.subplots(
-        2, 1, figsize=(11, 8), gridspec_kw={"height_ratios": [3, 2]}
-    )
+    figure = plt.figure(figsize=(11, 8))
+    grid = figure.add_gridspec(2, 3, height_ratios=[3, 2])
+    task_axis = figure.add_subplot(grid[0, :])
     first = results[0][1].rows
     hours = [r.minute / 60 for r in first]
     demand_axis = task_axis.twinx()
     demand_axis.fill_between(hours, [r.demand_vcpu for r in first], color="tab:blue", alpha=0.12, linewidth=0)
     demand_axis.set_ylabel("demand (vCPU, shaded)")
-    for name, simulation in results:
-        task_axis.step(hours, [r.running for r in simulation.rows], where="post", label=name, linewidth=1.0)
+    colors = [f"C{i}" for i in range(len(results))]
+    for (name, simulation), color in zip(results, colors, strict=True):
+        running = [r.running for r in simulation.rows]
+        task_axis.step(hours, running, where="post", label=name, linewidth=1.0, color=color)
     task_axis.set_ylabel("running tasks")
     task_axis.set_xlabel("hour")
     task_axis.set_zorder(demand_axis.get_zorder() + 1)
     task_axis.patch.set_visible(False)
     task_axis.legend(loc="upper left", fontsize=8)
-    for name, simulation in results:
-        s = simulation.summary()
-        cost = s.bill.total if s.bill is not None else 0.0
-        trade_axis.scatter([cost], [s.minutes_over_capacity], s=40)
-        trade_axis.annotate(
-            name, (cost, s.minutes_over_capacity), xytext=(5, 3), textcoords="offset points", fontsize=8
-        )
-    trade_axis.set_xlabel("cost of the run ($)")
-    trade_axis.set_ylabel("minutes over capacity")
-    trade_axis.margins(0.2)
+    summaries = [(name, simulation.summary()) for name, simulation in results]
+    names = [name for name, _ in summaries]
+    panels = (
+        (
+            "cost of the run ($)",
+            [s.bill.total if s.bill is not None else 0.0 for _, s in summaries],
+            "{:.2f}",
+        ),
+        ("minutes over capacity", [float(s.minutes_over_capacity) for _, s in summaries], "{:.0f}"),
+        ("connections moved", [s.connections_moved for _, s in summaries], "{:.0f}"),
+    )
+    for column, (label, values, spec) in enumerate(panels):
+        axis = figure.add_subplot(grid[1, column])
+        bars = axis.bar(range(len(values)), values, color=colors)
+        axis.bar_label(bars, labels=[spec.format(v) for v in values], fontsize=8)
+        axis.set_xticks(range(len(names)), names, rotation=15, fontsize=8)
+        axis.set_title(label, fontsize=9)
+        axis.set_ylim(0, max(values, default=0) * 1.2 or 1)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
