@@ -1,8 +1,8 @@
 """`ChatServer`: python-socketio's AsyncServer with three of its seams filled in.
 
 - **Frames once, raw writes.** Every packet to a client already on WebSocket is framed by `chat.wire` and
-  written straight to its transport (`_send_packet`, `_send_eio_packet`); a broadcast is framed once for all
-  of its recipients by `chat.delivery`. Clients still on long-polling go through python-engineio as before.
+  written straight to its transport (`write_text`, the hook `chat._compat.SocketIOServer` calls for every
+  packet); a broadcast is framed once for all of its recipients by `chat.delivery`. Clients still on long-polling go through python-engineio as before.
 - **Connection-state recovery (Socket.IO protocol v5).** The CONNECT answer carries a private session id
   (`pid`); a client reconnecting with `{pid, offset}` in its auth payload gets the same `pid` back (the official
   JavaScript client then reports `socket.recovered === true`); what it missed follows (`Admission.after`). The
