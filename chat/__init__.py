@@ -8,7 +8,10 @@ Map of the package (it imports neither the emulator nor any AWS SDK: import-lint
 - `events`         the seed's protocol: input checks, limits, recovery, exactly-once sends, leaves
 - `engine`         python-socketio's AsyncServer with raw frame writes, CONNECT with a session id, slow-client cut-off
 - `wire`           WebSocket frames built once and written straight to a connection's transport
-- `fanout`         broadcasts through a Redis Stream: publish (buffered through outages), read, deliver, replay
+- `_compat`        the one seam to python-engineio / python-socketio / uvicorn internals, checked at start-up
+- `delivery`       who gets a broadcast on this worker: raw or queued writes, slow consumers, recovery hold/replay
+- `fanout`         broadcasts through a Redis Stream: publish (buffered through outages), read, dedupe, replay reads
+- `emf`            the worker's own CloudWatch metric (ActiveConnections) as embedded-metric-format lines on stdout
 - `presence`       cluster-wide numUsers in one sorted set; `sessions`: sessions that outlive a connection
 - `limits`         token buckets; `redis_backend`: Redis clients (real or embedded fakeredis)
 - `http`           the page, its static files, `/healthz`, `/metrics`

@@ -13,6 +13,7 @@ Map (aws-scaling-semantics.md §4.6-4.9 and §5 are the rules):
 - `session` — one client connection: HTTP/1.1 keep-alive, each request routed on its own, bodies streamed both
   ways, 400 / 408 / 502 / 503.
 - `upstream` — one proxy -> target connection. `tunnel` — the byte pumps after a WebSocket upgrade.
+- `_compat` — the one asyncio internal (`StreamReader._buffer`) the tunnel needs, checked.
 - `http` — h11 helpers, what the ALB refuses (HTTP/1.0 without Host, desync mitigation), header rewriting
   (hop-by-hop, one framing header, X-Forwarded-*).
 
