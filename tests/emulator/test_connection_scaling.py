@@ -59,6 +59,7 @@ class Api:
     def __init__(self, emulator: Emulator) -> None:
         account = emulator.account
         self.ecs = account.client("ecs")
+        self.elbv2 = account.client("elbv2")
         self.cloudwatch = account.client("cloudwatch")
         self.autoscaling = account.client("application-autoscaling")
         self.cluster, self.service_name = emulator.service.cluster_name, emulator.service.service_name
@@ -72,6 +73,11 @@ class Api:
         )
         service: dict[str, Any] = answer["services"][0]
         return service
+
+    async def healthy_targets(self) -> int:
+        arn = (await self.service())["loadBalancers"][0]["targetGroupArn"]
+        answer = await self.call(self.elbv2.describe_target_health, TargetGroupArn=arn)
+        return sum(t["TargetHealth"]["State"] == "healthy" for t in answer["TargetHealthDescriptions"])
 
     async def alarms(self) -> dict[str, dict[str, Any]]:
         """The target tracking policy's two alarms by kind: {"AlarmHigh": ..., "AlarmLow": ...}."""
@@ -143,13 +149,12 @@ async def test_the_service_scales_out_on_connections_per_task_and_back_in_when_t
         )
     assert (alarms["AlarmHigh"]["Threshold"], alarms["AlarmLow"]["Threshold"]) == (TARGET, 0.9 * TARGET)
 
-    async def running(count: int) -> dict[str, Any] | None:
+    async def serving(count: int) -> dict[str, Any] | None:
+        """describe-services once `count` tasks run and `count` targets are healthy (the ALB routes to them)."""
         service = await api.service()
-        return (
-            service if service["runningCount"] == count and len(emulator.cluster.reports()) >= count else None
-        )
+        return service if service["runningCount"] == count == await api.healthy_targets() else None
 
-    await eventually("the one task runs", lambda: running(1))
+    await eventually("the one task serves", lambda: serving(1))
     clients = await open_clients(emulator.load_balancer.url, CONNECTIONS)
     try:
         await eventually("AlarmHigh in ALARM", lambda: _in_state(api, "AlarmHigh", "ALARM"), timeout=20)
@@ -158,7 +163,7 @@ async def test_the_service_scales_out_on_connections_per_task_and_back_in_when_t
         assert any(p["SampleCount"] == 1 and p["Average"] == CONNECTIONS for p in points), points
         assert all(p["Sum"] <= CONNECTIONS for p in points), points
         assert (await api.alarms())["AlarmLow"]["StateValue"] == "OK"  # 20 per task is not below 4.5
-        scaled = await eventually("4 tasks running", lambda: running(4), timeout=20)
+        scaled = await eventually("4 tasks running", lambda: serving(4), timeout=20)
         assert scaled["desiredCount"] == 4  # ceil(1 task x 20 / 5), MaxCapacity
         workers = [r for r in emulator.cluster.reports().values() if r.started and not r.exited]
         assert len(workers) == 4
@@ -175,7 +180,7 @@ async def test_the_service_scales_out_on_connections_per_task_and_back_in_when_t
     low = await eventually("AlarmLow in ALARM", lambda: _in_state(api, "AlarmLow", "ALARM"), timeout=20)
     assert low["MetricName"] == "ActiveConnections"
     assert (await api.alarms())["AlarmHigh"]["StateValue"] == "OK"
-    back = await eventually("back to 1 task", lambda: running(1), timeout=25)
+    back = await eventually("back to 1 task", lambda: serving(1), timeout=25)
     assert back["desiredCount"] == 1
 
     activities = await api.activities()
