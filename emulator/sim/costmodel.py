@@ -12,8 +12,10 @@ messages sent by them. The chat is one room: every message is delivered to every
 Both are linear in `c`, so the service's total is the same however the ALB spread the connections:
 `demand_vcpu(C, M)` is what a `minute,demand_vcpu` load file says directly, and a `connections` load and its
 `demand_vcpu` equivalent give the same CPUUtilization average, hence the same scaling decisions (until a task
-is capped at its vCPU). What the model leaves out: the per-worker cost of reading each message from Redis
-(one batched stream read per worker, small beside the deliveries), long-polling clients, typing notices.
+is capped at its vCPU). What the model leaves out: the part of a message's cost every worker pays (reading it
+from the Redis stream, framing it once), which `cpu_seconds_per_message` counts once as measured on one worker
+(with N tasks it undercounts by up to (N - 1) x M x that part); the sender's upload bytes; long-polling clients;
+typing notices.
 
 The figures come from `chat-emulator calibrate`, which runs the load generator against a real worker and
 writes a file of this shape; `DEFAULT_CALIBRATION` (in the package) says where, when and on what it was measured.
