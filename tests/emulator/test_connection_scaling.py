@@ -24,6 +24,7 @@ import pytest
 import socketio
 
 from emulator.supervisor import Emulator, EmulatorConfig
+from support.emulated import Aws
 
 pytestmark = [pytest.mark.slow]
 
@@ -53,31 +54,12 @@ async def eventually(what: str, check: Callable[[], Any], timeout: float = 30.0)
         await asyncio.sleep(0.1)
 
 
-class Api:
-    """The AWS API on the emulator's endpoint, each call in a thread (the emulator runs on this event loop)."""
-
-    def __init__(self, emulator: Emulator) -> None:
-        account = emulator.account
-        self.ecs = account.client("ecs")
-        self.elbv2 = account.client("elbv2")
-        self.cloudwatch = account.client("cloudwatch")
-        self.autoscaling = account.client("application-autoscaling")
-        self.cluster, self.service_name = emulator.service.cluster_name, emulator.service.service_name
-
-    async def call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
-        return await asyncio.to_thread(method, **kwargs)
-
-    async def service(self) -> dict[str, Any]:
-        answer = await self.call(
-            self.ecs.describe_services, cluster=self.cluster, services=[self.service_name]
-        )
-        service: dict[str, Any] = answer["services"][0]
-        return service
+class Api(Aws):
+    """The AWS API on the emulator's endpoint (`support.emulated.Aws`), and what this scenario reads of it."""
 
     async def healthy_targets(self) -> int:
-        arn = (await self.service())["loadBalancers"][0]["targetGroupArn"]
-        answer = await self.call(self.elbv2.describe_target_health, TargetGroupArn=arn)
-        return sum(t["TargetHealth"]["State"] == "healthy" for t in answer["TargetHealthDescriptions"])
+        targets = await self.targets(await self.target_group_arn())
+        return sum(t["TargetHealth"]["State"] == "healthy" for t in targets)
 
     async def alarms(self) -> dict[str, dict[str, Any]]:
         """The target tracking policy's two alarms by kind: {"AlarmHigh": ..., "AlarmLow": ...}."""
@@ -108,12 +90,7 @@ class Api:
         return points
 
     async def activities(self) -> list[dict[str, Any]]:
-        answer = await self.call(
-            self.autoscaling.describe_scaling_activities,
-            ServiceNamespace="ecs",
-            ResourceId=f"service/{self.cluster}/{self.service_name}",
-        )
-        activities: list[dict[str, Any]] = answer["ScalingActivities"]
+        activities: list[dict[str, Any]] = await self.scaling_activities()
         return activities[::-1]  # oldest first
 
 
