@@ -145,6 +145,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder of the new results file")
     parser.add_argument("--profile", type=Path, help="folder: py-spy records each project run's window there")
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="--profile: C frames too (py-spy --native, which pauses the worker at each sample)",
+    )
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE", help="print the tables of FILEs")
     args = parser.parse_args(argv)
     unknown = set(args.scenario) - {*SCENARIOS, "all"}
@@ -366,15 +371,22 @@ def profile(pid: int, scenario: Scenario, rep: int, args: argparse.Namespace) ->
     spy = py_spy()
     assert spy is not None
     command = [spy, "record", "--pid", str(pid), "--duration", str(int(args.duration)), "--rate", "200"]
-    command += ["--format", "raw", "--output", f"{stem}.txt", "--nonblocking"]
+    command += [
+        "--format",
+        "raw",
+        "--output",
+        f"{stem}.txt",
+        *(["--native"] if args.native else ["--nonblocking"]),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def figures(scenario: Scenario, result: dict[str, Any], marks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The compared figures from the load generator's result and the samples taken at its marks."""
     out: dict[str, Any] = {"ok": bool(result.get("ok"))}
-    login = result.get("login_ms") or {}
+    login, connect = result.get("login_ms") or {}, result.get("connect_ms") or {}
     out["login_p50_ms"], out["login_p99_ms"] = login.get("p50"), login.get("p99")
+    out["connect_p99_ms"], out["logged_in"] = connect.get("p99"), result.get("logged_in")
     if scenario.mode == "fanout" and {"measure-start", "measure-end"} <= marks.keys():
         a, b = marks["measure-start"], marks["measure-end"]
         wall = b["t"] - a["t"]
@@ -403,7 +415,8 @@ def figures(scenario: Scenario, result: dict[str, Any], marks: dict[str, dict[st
 # the compared figures: (key, label, lower is better for all of them)
 FIGURES = {
     "fanout": [("us_per_delivery", "worker CPU µs / delivery"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms")],
-    "connect": [("kb_per_connection", "KB / connection"), ("login_p50_ms", "login p50 ms"), ("login_p99_ms", "login p99 ms")],
+    "idle": [("kb_per_connection", "KB / idle connection"), ("connect_p99_ms", "connect p99 ms")],
+    "login": [("login_p50_ms", "login p50 ms"), ("login_p99_ms", "login p99 ms"), ("logged_in", "logged in")],
 }  # fmt: skip
 
 
@@ -412,12 +425,24 @@ def median(values: list[Any]) -> float | None:
     return statistics.median_low(present) if present else None
 
 
+def value(row: dict[str, Any], key: str) -> Any:
+    """A row's figure; rows written before a figure was added get it from the load generator's result."""
+    if key in row:
+        return row[key]
+    result = row.get("loadgen") or {}
+    fallback = {
+        "connect_p99_ms": (result.get("connect_ms") or {}).get("p99"),
+        "logged_in": result.get("logged_in"),
+    }
+    return fallback.get(key)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown: per scenario, each server's runs and median of every figure, and the ratio project / node."""
     lines: list[str] = []
     for name in dict.fromkeys(r["scenario"] for r in rows if "scenario" in r):
         runs = [r for r in rows if r.get("scenario") == name]
-        mode = "fanout" if name.startswith("fanout") else "connect"
+        kind = "fanout" if name.startswith("fanout") else name
         servers = list(dict.fromkeys(r["server"] for r in runs))
         clients = runs[0].get("clients")
         ok = {s: sum(1 for r in runs if r["server"] == s and r.get("ok")) for s in servers}
@@ -429,16 +454,16 @@ def table(rows: list[dict[str, Any]]) -> str:
             "| figure | " + " | ".join(f"{s} (runs) | {s} median" for s in servers) + " | project / node |"
         ]
         lines += ["|---" * (2 * len(servers) + 2) + "|"]
-        for key, label in FIGURES[mode]:
-            medians = {s: median([r.get(key) for r in runs if r["server"] == s]) for s in servers}
+        for key, label in FIGURES.get(kind, FIGURES["fanout"]):
+            medians = {s: median([value(r, key) for r in runs if r["server"] == s]) for s in servers}
             cells = []
             for s in servers:
                 each = ", ".join(
-                    "-" if r.get(key) is None else f"{r[key]:g}" for r in runs if r["server"] == s
+                    "-" if value(r, key) is None else f"{value(r, key):g}" for r in runs if r["server"] == s
                 )
                 cells += [each, "-" if medians[s] is None else f"{medians[s]:g}"]
             p, n = medians.get("project"), medians.get("node")
-            ratio = f"{p / n:.2f}x" if p is not None and n else "-"
+            ratio = f"{p / n:.2f}x" if p is not None and n and key != "logged_in" else "-"
             lines += [f"| {label} | " + " | ".join(cells) + f" | {ratio} |"]
         others = [float(r["other_cpu_pct"]) for r in runs if r.get("other_cpu_pct") is not None]
         if others:
