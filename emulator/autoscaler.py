@@ -84,7 +84,7 @@ class Autoscaler:
         cpu_source: CpuSource,
         *,
         epoch: datetime | None = None,
-        max_activities: int = 1000,
+        max_activities: int | None = 1000,
         connection_source: ConnectionSource | None = None,
     ) -> None:
         self.account, self.cpu_source = account, cpu_source

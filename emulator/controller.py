@@ -131,13 +131,18 @@ class ControlLoop:
         scheduler: ServiceScheduler | None = None,
         on_minute: Callable[[MinuteRecord], None] | None = None,
         connection_source: ConnectionSource | None = None,
+        max_activities: int | None = 1000,
     ) -> None:
         self.clock, self.account, self.fleet = clock, account, fleet
         self.interval = interval
         self.autoscaling = autoscaling
         start = clock.now()
         self.autoscaler = Autoscaler(
-            account, cpu_source, epoch=epoch or _epoch_of(start), connection_source=connection_source
+            account,
+            cpu_source,
+            epoch=epoch or _epoch_of(start),
+            connection_source=connection_source,
+            max_activities=max_activities,
         )
         self.scheduler = scheduler or ServiceScheduler(cluster_name=account.read_service().cluster_name)
         self.on_minute = on_minute

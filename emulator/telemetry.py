@@ -50,7 +50,9 @@ class CpuSource(Protocol):
 
 class ConnectionSource(Protocol):
     def connections(self) -> Sequence[float]:
-        """The open connections of each serving task now (one value per task)."""
+        """The open connections of each serving task, one value per task, as read during the minute that just ended
+        (live: the latest reading of each target's /metrics; simulated: the minute's average, which is what a reading
+        at a random moment of it gives on average)."""
         ...
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from emulator.sim.costmodel import DEFAULT_CALIBRATION, CostModel, CostModelErro
 from emulator.sim.load import Load
 from emulator.sim.report import comparison_table, plot_comparison
 from emulator.sim.run import Options, Simulation
+from emulator.telemetry import connections_metric_key
 
 NAME = "simulate"
 HELP = (
@@ -138,9 +140,14 @@ def deployed_service(templates: Path | None, params: dict[str, str]) -> ServiceD
         return account.service
 
 
-def redis_node_type(templates: Path | None, params: dict[str, str]) -> str:
-    """The ElastiCache node type the resources stack is deployed with (its price is part of the bill)."""
-    return deployed_parameter("RedisNodeType", templates, params) or ""
+def redis_node_type(templates: Path | None, params: dict[str, str]) -> str | None:
+    """The ElastiCache node type the resources stack is deployed with (its price is part of the bill); None when the
+    templates do not say it through a RedisNodeType parameter."""
+    return deployed_parameter("RedisNodeType", templates, params)
+
+
+COMPARE_NAME = re.compile(r"[A-Za-z0-9._-]+")
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,12 +157,9 @@ def run(args: argparse.Namespace) -> int:
         policies = [parse_policy(c, args.templates, base) for c in args.compare] or [
             Policy(args.load.stem, args.templates, base)
         ]
-        if len({p.name for p in policies}) != len(policies):
-            raise UsageError("--compare names must differ")
+        _check_options(args, policies)
         model = CostModel.read(args.model) if load.in_users else None
         prices = PriceTable.read(args.region)
-        if args.session_minutes <= 0:
-            raise UsageError("--session-minutes must be > 0")
         runs = [(p, _simulate(p, load, model, prices, args)) for p in policies]
     except (OSError, LoadFileError, TemplateError, CostModelError, PriceError, UsageError) as exc:
         print(f"chat-emulator simulate: {exc}", file=sys.stderr)
@@ -175,12 +179,46 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_options(args: argparse.Namespace, policies: list[Policy]) -> None:
+    """Refuse before the run what would fail after it."""
+    if len({p.name for p in policies}) != len(policies):
+        raise UsageError("--compare names must differ")
+    if bad := [p.name for p in policies if args.compare and not COMPARE_NAME.fullmatch(p.name)]:
+        raise UsageError(f"--compare names may hold letters, digits, '.', '_' and '-' only: {bad[0]!r}")
+    if args.session_minutes <= 0:
+        raise UsageError("--session-minutes must be > 0")
+    if args.task_start_seconds < 0:
+        raise UsageError("--task-start-seconds must be >= 0")
+    for option, path in (("--out", args.out), ("--plot", args.plot)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UsageError(f"{option} {path}: is a folder, give a file name")
+        if not path.parent.is_dir():
+            raise UsageError(f"{option} {path}: no folder {path.parent}")
+    if args.plot is not None and args.plot.suffix.lower() not in PLOT_FORMATS:
+        raise UsageError(f"--plot {args.plot}: the file name must end in {', '.join(PLOT_FORMATS)}")
+
+
 def _simulate(
     policy: Policy, load: Load, model: CostModel | None, prices: PriceTable, args: argparse.Namespace
 ) -> Simulation:
     service = deployed_service(policy.templates, policy.params)
+    if not load.in_users and connections_metric_key(service.task_definition) is not None:
+        raise UsageError(
+            f"{policy.name}: the service scales on ActiveConnections, and a minute,demand_vcpu load has no"
+            " connections: give a minute,connections,messages_per_s load"
+        )
     node_type = redis_node_type(policy.templates, policy.params)
-    prices.node_hour(node_type)  # an unknown node type is an error before the run, not after
+    if node_type is None or node_type not in prices.elasticache_node_hour:
+        known = ", ".join(sorted(prices.elasticache_node_hour))
+        what = node_type or "the node (the templates have no RedisNodeType)"
+        print(
+            f"chat-emulator simulate: {policy.name}: no ElastiCache price for {what} in {prices.region}"
+            f" (the table has {known}): the bill leaves ElastiCache out",
+            file=sys.stderr,
+        )
+        node_type = None
     options = Options(
         task_start_seconds=args.task_start_seconds,
         session_seconds=args.session_minutes * 60,

@@ -54,9 +54,8 @@ class PriceTable:
             raise PriceError(f'{path}: expected "schema": "{SCHEMA}"')
         regions: dict[str, Any] = data["regions"]
         if region not in regions:
-            raise PriceError(
-                f"no prices for region {region} in {path.name} (it has {', '.join(sorted(regions))})"
-            )
+            known = ", ".join(PriceTable.regions(path))
+            raise PriceError(f"no prices for region {region} in {path.name} (it has {known})")
         r = regions[region]
         return PriceTable(
             region=region,
@@ -119,7 +118,7 @@ def fargate_by_minute(bills: Sequence[TaskBill], minutes: int) -> list[float]:
         while m < minutes and m * 60 < stop:
             seconds[m] += min(stop, (m + 1) * 60) - max(start, m * 60)
             m += 1
-        ran = (end if bill.stopped_at is None else bill.stopped_at) - bill.launched_at
+        ran = stop - bill.launched_at
         if bill.launched_at >= 0 and bill.stopped_at is not None and ran < MINIMUM_BILLED_SECONDS:
             seconds[min(minutes - 1, int(stop // 60))] += MINIMUM_BILLED_SECONDS - ran
     return seconds
@@ -147,11 +146,11 @@ def bill_of(
     *,
     task_vcpu: float,
     task_memory_mib: float,
-    node_type: str,
+    node_type: str | None,
 ) -> Bill:
     """What the run over `usages` (one per minute from 0) cost."""
     minutes = len(usages)
-    node_per_minute = prices.node_hour(node_type) / 60
+    node_per_minute = prices.node_hour(node_type) / 60 if node_type is not None else 0.0
     fargate = [
         fargate_task_cost(prices, s, task_vcpu, task_memory_mib) for s in fargate_by_minute(bills, minutes)
     ]

@@ -54,7 +54,7 @@ class CostModel:
     vcpu_per_connection: float  # CPU one open, idle connection keeps busy (heartbeats, presence)
     memory_mib_per_connection: float  # worker memory one open connection holds
     base_memory_mib: float  # a worker's memory with no connection
-    bytes_per_delivery: float  # bytes on the wire (both directions) per delivery, what the ALB processes
+    bytes_per_delivery: float  # bytes of one delivered frame (server to client), what the ALB processes
     bytes_per_connection_second: float  # heartbeat bytes per open connection per second
     measured: Measured
 
@@ -80,12 +80,6 @@ class CostModel:
 
     def task_memory_mib(self, task_connections: float) -> float:
         return self.base_memory_mib + task_connections * self.memory_mib_per_connection
-
-    def connections_per_task_limit(self, task_memory_mib: float) -> float:
-        """The most connections a task's memory holds."""
-        if self.memory_mib_per_connection <= 0:
-            return float("inf")
-        return max(0.0, (task_memory_mib - self.base_memory_mib) / self.memory_mib_per_connection)
 
     def bytes_per_s(self, connections: float, messages_per_s: float) -> float:
         """Bytes per second the ALB processes for this load."""

@@ -24,7 +24,6 @@ used meanwhile, then the starts, health checks and drains that came due), so the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -240,8 +239,8 @@ class SimulatedFleet:
         usage.used_vcpu_seconds += sum(used) * seconds
         over = (demand > 0 and not serving) or any(w > self.task_vcpu + EPSILON for w in wanted)
         if self.model is not None and self.load.in_users:
-            limit = self.model.connections_per_task_limit(self.task_memory_mib)
-            over = over or any(t.connections > limit + EPSILON for t in serving)
+            memory = self.model.task_memory_mib
+            over = over or any(memory(t.connections) > self.task_memory_mib + EPSILON for t in serving)
             held = sum(t.connections for t in serving)
             _, messages = self._users(self.now)
             usage.connection_seconds += held * seconds
@@ -253,7 +252,9 @@ class SimulatedFleet:
         """Sessions end and their users come back as new connections (placed by `_place_connections`)."""
         if self.session_seconds <= 0:
             return
-        leaving = 1.0 - math.exp(-seconds / self.session_seconds)
+        leaving = min(
+            1.0, seconds / self.session_seconds
+        )  # replaced at the step's end: linear, not exp(-s/T)
         for task in serving:
             task.connections -= task.connections * leaving
 
@@ -286,7 +287,9 @@ class SimulatedFleet:
             return
         for task in accepting:
             task.connections += arriving / len(accepting)
-        if (minute := self._minute(self.now)) is not None:
+        if (
+            minute := self._minute(self.now)
+        ) is not None and self.now > 0:  # minute 0's users were already there
             self.usage(minute).new_connections += arriving
 
     # -- the scheduler's hands -----------------------------------------------------------------------

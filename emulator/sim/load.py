@@ -65,7 +65,7 @@ def as_load(load: Load | Sequence[float]) -> Load:
 
 
 def read_load(path: Path) -> Load:
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:  # a spreadsheet's export may start with a BOM
         rows = list(csv.reader(handle))
     header = tuple(cell.strip() for cell in rows[0]) if rows else ()
     if header not in (VCPU_HEADER, USERS_HEADER):
@@ -74,6 +74,8 @@ def read_load(path: Path) -> Load:
     for number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
+        if len([cell for cell in row if cell.strip()]) > len(header):
+            raise LoadFileError(f"{path}:{number}: more columns than the header's {len(header)}: {row}")
         try:
             minute, values = int(row[0]), [float(row[i]) for i in range(1, len(header))]
         except (IndexError, ValueError) as exc:
@@ -86,6 +88,10 @@ def read_load(path: Path) -> Load:
         for name, value in zip(header[1:], values, strict=True):
             if not value >= 0 or value == float("inf"):
                 raise LoadFileError(f"{path}:{number}: {name} must be a finite number >= 0")
+        if header == USERS_HEADER and values[0] == 0 and values[1] > 0:
+            raise LoadFileError(
+                f"{path}:{number}: messages_per_s {values[1]:g} with no connection to send them"
+            )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
     if not columns[0]:

@@ -59,19 +59,27 @@ def write_timeline(path: Path, simulation: Simulation) -> None:
 
 
 def summary_text(summary: Summary, region: str = "", price_date: str = "") -> str:
-    lines = [
-        f"minutes simulated:         {summary.minutes}",
-        f"peak tasks:                {summary.peak_tasks}",
-        f"task-hours:                {summary.task_hours:.2f}",
-        f"scaling activities:        {summary.scaling_activities}"
-        f" ({summary.scaling_activities_per_hour:.2f} per hour)",
-        f"minutes above high alarm:  {summary.minutes_above_high_threshold}",
-        f"minutes over capacity:     {summary.minutes_over_capacity}"
-        "  (users on some task wait: CPU or memory short, or no task)",
-        f"vCPU-hours paid / idle:    {summary.paid_vcpu_hours:.2f} / {summary.idle_vcpu_hours:.2f}",
-        f"connections moved:         {summary.connections_moved:.0f}"
-        f"  (largest reconnect wave {summary.largest_reconnect_wave_per_s:.0f}/s at the ALB)",
+    rows = [
+        ("minutes simulated", f"{summary.minutes}"),
+        ("peak tasks", f"{summary.peak_tasks}"),
+        ("task-hours", f"{summary.task_hours:.2f}"),
+        (
+            "scaling activities",
+            f"{summary.scaling_activities} ({summary.scaling_activities_per_hour:.2f} per hour)",
+        ),
+        ("minutes above high CPU alarm", f"{summary.minutes_above_high_threshold}"),
+        (
+            "minutes over capacity",
+            f"{summary.minutes_over_capacity}  (users on some task wait: CPU or memory short, or no task)",
+        ),
+        ("vCPU-hours paid / idle", f"{summary.paid_vcpu_hours:.2f} / {summary.idle_vcpu_hours:.2f}"),
+        (
+            "connections moved",
+            f"{summary.connections_moved:.0f}"
+            f"  (largest reconnect wave {summary.largest_reconnect_wave_per_s:.0f}/s at the ALB)",
+        ),
     ]
+    lines = [f"{label + ':':30}{value}" for label, value in rows]
     bill = summary.bill
     if bill is not None:
         where = f" ({region}, prices of {price_date})" if region else ""

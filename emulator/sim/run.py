@@ -2,8 +2,9 @@
 service scheduler) in virtual time, over simulated tasks (`emulator.sim.fleet`) and the deployed description
 (`emulator.sim.account`).
 
-Minute m runs over [60m, 60m+60) with `demand[m]` vCPU of load shared by the serving tasks; its CPUUtilization is
-what they used over what they reserved (`emulator.telemetry.service_utilization`; no datapoint when none ran). At its end (60m+60) the alarms
+Minute m runs over [60m, 60m+60) with minute m of the load on the serving tasks (`emulator.sim.fleet`: a vCPU load
+shared evenly, a load in users by the connections each task holds); its CPUUtilization is what they used over what
+they reserved (`emulator.telemetry.service_utilization`; no datapoint when none ran). At its end (60m+60) the alarms
 are evaluated and the policies run from ECS's runningCount; the scheduler starts tasks (RUNNING
 `task_start_seconds` later, healthy one health check after that) or drains extra ones (gone at once when they
 hold no connection, else after the deregistration delay). The loop ticks only when something can happen — a
@@ -132,7 +133,7 @@ class Simulation:
             minutes_over_capacity=sum(1 for u in self.usages if u.over_capacity_seconds > 0),
             paid_vcpu_hours=paid,
             idle_vcpu_hours=max(0.0, paid - used),
-            connections_moved=sum(waves),
+            connections_moved=float(sum(waves)),
             largest_reconnect_wave_per_s=max(waves, default=0.0) / RECONNECT_WINDOW_SECONDS,
             bill=self.bill,
         )
@@ -167,7 +168,7 @@ class Options:
     session_seconds: float = 1800  # a load in users: how long a session lasts on average
     model: CostModel | None = None  # a load in users needs one
     prices: PriceTable | None = None  # none: no dollars
-    node_type: str = "cache.t3.micro"  # the ElastiCache node of the resources stack
+    node_type: str | None = "cache.t3.micro"  # the ElastiCache node of the resources stack (None: not billed)
 
 
 def simulated_loop(
@@ -204,19 +205,15 @@ def simulated_loop(
         scheduler=ServiceScheduler(cluster_name=service.cluster_name, new_task_id=_task_ids()),
         on_minute=minutes.append,
         connection_source=fleet,
+        max_activities=None,  # a week of minutes may hold thousands: the summary counts them all
     )
     return loop, account, fleet, minutes
 
 
 def simulate(
-    service: ServiceDescription,
-    load: Load | Sequence[float],
-    task_start_seconds: float = 60,
-    *,
-    options: Options | None = None,
+    service: ServiceDescription, load: Load | Sequence[float], *, options: Options = Options()
 ) -> Simulation:
     """Run `load` through the control loop; one timeline row per minute."""
-    options = options or Options(task_start_seconds=task_start_seconds)
     load = as_load(load)
     clock = SteppedClock(-WARMUP_SECONDS)
     loop, account, fleet, minutes = simulated_loop(service, load, clock, options=options)

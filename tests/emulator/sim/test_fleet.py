@@ -129,4 +129,4 @@ def test_the_model_is_linear_in_a_task_s_connections() -> None:
     parts = MODEL.task_vcpu(250, 1000, 20) + MODEL.task_vcpu(750, 1000, 20)
     assert parts == pytest.approx(total)
     assert MODEL.deliveries_per_s(1000, 20) == 20 * 999
-    assert MODEL.connections_per_task_limit(2048) == pytest.approx(1948)
+    assert MODEL.task_memory_mib(1948) == pytest.approx(2048)

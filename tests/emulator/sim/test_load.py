@@ -42,6 +42,8 @@ def test_a_load_in_users_round_trips(tmp_path: Path) -> None:
         ("minute,connections,messages_per_s\n0,10\n", "two numbers"),
         ("minute,connections,messages_per_s\n0,10,-2\n", "messages_per_s must be"),
         ("minute,connections\n0,10\n", "minute,connections,messages_per_s"),
+        ("minute,demand_vcpu\n0,1,7\n", "more columns"),
+        ("minute,connections,messages_per_s\n0,0,3\n", "no connection to send them"),
     ],
 )
 def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
@@ -49,3 +51,9 @@ def test_bad_files_are_refused_with_the_reason(tmp_path: Path, text: str, messag
     path.write_text(text)
     with pytest.raises(LoadFileError, match=message):
         read_load(path)
+
+
+def test_a_spreadsheet_s_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes("minute,connections,messages_per_s\r\n0,10,1\r\n".encode("utf-8-sig"))
+    assert read_load(path) == Load.of_users([10], [1])

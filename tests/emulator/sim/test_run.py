@@ -10,7 +10,7 @@ from emulator.ecs.model import Launch, Register
 from emulator.model import ServiceDescription
 from emulator.sim.fleet import SimulatedFleet
 from emulator.sim.load import Load
-from emulator.sim.run import SteppedClock, simulate
+from emulator.sim.run import Options, SteppedClock, simulate
 from emulator.telemetry import task_utilization
 
 
@@ -59,7 +59,7 @@ def test_new_tasks_run_after_the_task_start_delay(seed_service: ServiceDescripti
     assert [r.desired for r in default.rows[:3]] == [3, 3, 3]
     assert [r.running for r in default.rows[:3]] == [2, 2, 3]  # RUNNING at t=120: minute 2
     assert default.rows[0].activity is not None and default.rows[0].activity.description == "+1 ScaleUpPolicy"
-    slow = simulate(seed_service, demand, task_start_seconds=150)
+    slow = simulate(seed_service, demand, options=Options(task_start_seconds=150))
     assert [r.running for r in slow.rows[:5]] == [2, 2, 2, 2, 3]  # RUNNING at t=210: minute 4 starts at 240
 
 

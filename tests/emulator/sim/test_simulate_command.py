@@ -67,7 +67,7 @@ def test_outputs_and_summary(
     assert rows[6][7] == "+3 ScaleUpPolicy" and rows[6][5] == "ALARM"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
-    for words in ("task-hours", "minutes above high alarm", "scaling activities", "peak tasks"):
+    for words in ("task-hours", "minutes above high CPU alarm", "scaling activities", "peak tasks"):
         assert words in printed
 
 
@@ -132,7 +132,7 @@ def test_param_overrides_reach_the_deployed_templates(
     load = tmp_path / "load.csv"
     write_load(load, [9.0] * 20)
     assert main(["simulate", "--load", str(load), "--param", "MaxCapacity=4"]) == 0
-    assert "peak tasks:                4" in capsys.readouterr().out
+    assert "peak tasks:                   4" in capsys.readouterr().out
 
 
 def test_a_load_in_users_prints_dollars_and_what_users_feel(
@@ -163,6 +163,10 @@ def test_a_load_in_users_prints_dollars_and_what_users_feel(
         (["--compare", "a:MaxCapacity=3", "--compare", "a:MaxCapacity=4"], "--compare names must differ"),
         (["--model", "MISSING"], "MISSING"),
         (["--session-minutes", "0"], "--session-minutes must be > 0"),
+        (["--task-start-seconds", "-5"], "--task-start-seconds must be >= 0"),
+        (["--plot", "plan.xyz"], "must end in .png, .svg, .pdf"),
+        (["--out", "MISSING/deeper/t.csv"], "no folder"),
+        (["--compare", "a/b:MaxCapacity=3"], "--compare names may hold letters"),
     ],
 )
 def test_bad_planner_options_exit_2_with_one_line(
@@ -230,3 +234,28 @@ def test_compare_runs_three_policies_over_one_load_into_one_table_and_one_figure
     assert (
         peaks["timeline-connections.csv"] >= 4000 / 400
     )  # ceil(connections / target), within MaxCapacity 10
+
+
+def test_a_vcpu_load_cannot_drive_scaling_on_connections(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A minute,demand_vcpu load has no connections: the plan would sit at MinCapacity all day, silently."""
+    load = tmp_path / "load.csv"
+    write_load(load, [1.0] * 3)
+    params = ["--param", "ScalingMode=TargetTrackingScaling", "--param", "ScalingMetric=ActiveConnections"]
+    assert main(["simulate", "--load", str(load), *params]) == 2
+    assert (
+        "scales on ActiveConnections, and a minute,demand_vcpu load has no connections"
+        in capsys.readouterr().err
+    )
+
+
+def test_a_node_type_the_price_table_lacks_is_left_out_of_the_bill_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    load = tmp_path / "load.csv"
+    write_load(load, [1.0] * 3)
+    assert main(["simulate", "--load", str(load), "--param", "RedisNodeType=cache.r7g.large"]) == 0
+    captured = capsys.readouterr()
+    assert "no ElastiCache price for cache.r7g.large in us-east-1" in captured.err
+    assert "+ ElastiCache $0.00" in captured.out
