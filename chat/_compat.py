@@ -10,12 +10,13 @@ same happens, with the same one warning, when a WebSocket connection's transport
 
 - Engine.IO sessions (python-engineio's `AsyncSocket`): `takes_raw_frames`, `on_websocket`, `is_closed`,
   `is_closing`, `queue_is_empty`, `drop_queued`, `queue_packet`, `close_session`; `EngineServer`: the
-  engine with its sessions by id and the new-session handshake as a hook (`refuse_session`).
+  engine with its sessions by id, lean per-session queues (`create_queue`, `chat.lean`) and the new-session
+  handshake as a hook (`refuse_session`).
 - `SocketIOServer`: python-socketio's AsyncServer whose packet writes, Socket.IO CONNECT, new Engine.IO sessions
   and new WebSocket connections are named hooks; it refuses (`Unsupported`) what its CONNECT does not do:
   `connect` handlers, `always_connect`, namespaces other than "/".
-- The connection under a WebSocket (uvicorn's websockets-sansio protocol): `websocket_transport`,
-  `raw_transport`.
+- The connection under a WebSocket (uvicorn's websockets-sansio protocol): `websocket_protocol` (uvicorn's
+  `ws=`, with lean per-connection containers, `chat.lean`), `websocket_transport`, `raw_transport`.
 - `SocketIOClient`: python-socketio's AsyncClient with the CONNECT answer and event arguments as hooks.
 - `EmbeddableServer`: uvicorn's Server without its signal handlers; `listening_port`, `stop_listening`,
   `abort_connections`.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterator
@@ -38,6 +40,8 @@ import engineio.async_socket
 import socketio
 import uvicorn
 from socketio import packet
+
+from chat.lean import LeanEvent, LeanQueue
 
 log = logging.getLogger("chat.compat")
 
@@ -239,6 +243,13 @@ async def close_session(sock: Any, reason: Any, *, abort: bool = False) -> None:
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's AsyncServer, its sessions by id, and a hook on every new-session handshake."""
 
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        """Each session's packet queue (python-engineio's documented factory): a `LeanQueue`, which holds no
+        container while empty (an `asyncio.Queue` holds four, about 3 KB per session)."""
+        if args or kwargs:
+            return super().create_queue(*args, **kwargs)
+        return LeanQueue[Any]()
+
     def session(self, sid: str) -> Any | None:
         return self.sockets.get(sid)
 
@@ -285,6 +296,32 @@ def raw_transport(asgi_send: Any) -> asyncio.WriteTransport | None:
     return transport
 
 
+@functools.cache
+def websocket_protocol() -> Any:
+    """uvicorn's `ws=` setting for the chat: its websockets-sansio protocol (the one `websocket_transport` knows)
+    with a `LeanQueue` for what it received and a `LeanEvent` for its writable flag, 4 KB less per connection.
+    Each is left as uvicorn made it when it is not the asyncio object expected (another uvicorn); without the
+    module, uvicorn's own name for the protocol (its error then says what is missing)."""
+    base = getattr(_module(UVICORN_WEBSOCKET_MODULE), UVICORN_WEBSOCKET_CLASS, None)
+    if not isinstance(base, type):
+        return "websockets-sansio"
+
+    class LeanWebSocketProtocol(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            queue = getattr(self, "queue", None)
+            if type(queue) is asyncio.Queue and queue.empty():
+                self.queue: LeanQueue[Any] = LeanQueue()
+            writable = getattr(self, "writable", None)
+            if type(writable) is asyncio.Event:
+                lean = LeanEvent()
+                if writable.is_set():
+                    lean.set()
+                self.writable = lean
+
+    return LeanWebSocketProtocol
+
+
 # ---- python-socketio's server --------------------------------------------------------------------------
 
 WebSocketOpened = Callable[[Any, Any], None]  # (Engine.IO session, the ASGI send callable)
@@ -295,6 +332,9 @@ def _websocket_class(base: type[Any], opened: WebSocketOpened) -> type[Any]:
         """python-engineio's ASGI WebSocket that tells `opened` which session and connection it serves."""
 
         async def __call__(self, environ: dict[str, Any]) -> Any:
+            # the request body reader python-engineio builds for every request (a class object of its own,
+            # 2.6 KB) is never read on a WebSocket, and the environ lives as long as the connection
+            environ.pop("wsgi.input", None)
             eio_socket = getattr(self.handler, "__self__", None)  # the handler is the session's bound method
             if eio_socket is not None:
                 opened(eio_socket, environ.get("asgi.send"))

@@ -58,7 +58,7 @@ class ChatWorker:
             log_level=self.settings.log_level.lower(),
             log_config=None,  # uvicorn's records go through the process's own logging (not straight to stderr)
             access_log=False,
-            ws="websockets-sansio",  # chat.wire writes frames to this protocol's transport (chat._compat)
+            ws=_compat.websocket_protocol(),  # websockets-sansio: chat.wire writes frames to its transport
             ws_ping_interval=None,  # Engine.IO has its own heartbeat; no second one
             ws_per_message_deflate=self.settings.ws_compression,
             # a bigger WebSocket message is refused by the protocol as its header arrives, before its payload

@@ -23,23 +23,27 @@ RECENT_IDS = 256  # message ids remembered per session: more than any client kee
 
 
 class RecentIds:
-    """The last `limit` message ids a session had accepted, oldest first."""
+    """The last `limit` message ids a session had accepted, oldest first. Nothing is allocated before the first
+    id (every idle connection holds one of these)."""
 
-    __slots__ = ("_ids", "_order")
+    __slots__ = ("_ids", "_limit", "_order")
 
     def __init__(self, ids: Iterable[str] = (), limit: int = RECENT_IDS) -> None:
-        self._order: collections.deque[str] = collections.deque(maxlen=limit)
-        self._ids: set[str] = set()
+        self._limit = limit
+        self._order: collections.deque[str] | None = None
+        self._ids: set[str] | None = None
         for message_id in ids:
             self.add(message_id)
 
     def __contains__(self, message_id: object) -> bool:
-        return message_id in self._ids
+        return self._ids is not None and message_id in self._ids
 
     def add(self, message_id: str) -> None:
-        if message_id in self._ids:
+        if self._order is None or self._ids is None:
+            self._order, self._ids = collections.deque(maxlen=self._limit), set()
+        elif message_id in self._ids:
             return
-        if len(self._order) == self._order.maxlen:
+        if len(self._order) == self._limit:
             self._ids.discard(self._order[0])
         self._order.append(message_id)
         self._ids.add(message_id)
