@@ -5,6 +5,7 @@ nox reuses the project's virtual environment when run with `--no-venv` (CI does)
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,9 +50,11 @@ def cfn_lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole test suite (the README's test command)."""
+    """The whole test suite (the README's test command), over pytest-xdist workers: one per core, at most 4 (the
+    tests wait on servers and clocks more than they compute; every one runs on its own ports and key prefix)."""
     _install(session)
-    session.run("pytest", *session.posargs)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    session.run("pytest", "-n", str(workers), *session.posargs)
 
 
 # the libraries whose internals chat._compat uses (pinned in pyproject.toml to the minor versions verified)
