@@ -299,7 +299,8 @@ def raw_transport(asgi_send: Any) -> asyncio.WriteTransport | None:
 @functools.cache
 def websocket_protocol() -> Any:
     """uvicorn's `ws=` setting for the chat: its websockets-sansio protocol (the one `websocket_transport` knows)
-    with a `LeanQueue` for what it received and a `LeanEvent` for its writable flag, 4 KB less per connection.
+    with a `LeanQueue` for what it received and a `LeanEvent` for its writable flag (4 KB less per connection),
+    which forgets its handshake once the connection is open.
     Each is left as uvicorn made it when it is not the asyncio object expected (another uvicorn); without the
     module, uvicorn's own name for the protocol (its error then says what is missing)."""
     base = getattr(_module(UVICORN_WEBSOCKET_MODULE), UVICORN_WEBSOCKET_CLASS, None)
@@ -318,6 +319,13 @@ def websocket_protocol() -> Any:
                 if writable.is_set():
                     lean.set()
                 self.writable = lean
+
+        async def send(self, message: Any) -> None:
+            await super().send(message)
+            if message.get("type") == "websocket.accept" and getattr(self, "handshake_complete", False):
+                # the parsed handshake request and response (their headers, 2-3 KB) are not read again once
+                # the connection is open; the scope keeps the request's headers
+                self.request = self.response = None
 
     return LeanWebSocketProtocol
 

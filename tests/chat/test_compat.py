@@ -164,7 +164,7 @@ def test_the_default_namespace_handlers_still_register() -> None:
 
 async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> None:
     """An idle connection's two queues and uvicorn's writable flag are chat.lean's (4 KB less each than asyncio's
-    three, chat/lean.py), and the request body reader python-engineio builds is not kept."""
+    three, chat/lean.py); neither the request body reader python-engineio builds nor the parsed handshake is kept."""
     async with worker(key_prefix) as chat:
         bob = ChatClient("bob")
         try:
@@ -177,6 +177,7 @@ async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> 
             assert isinstance(protocol, _compat.websocket_protocol())
             assert isinstance(protocol.queue, LeanQueue)
             assert isinstance(protocol.writable, LeanEvent)
+            assert protocol.request is None and protocol.response is None  # the handshake is not kept
             assert "wsgi.input" not in chat.app.sio.environ_of(sock.sid)
             assert (await bob.say("still works")) == {"ok": True}
         finally:
