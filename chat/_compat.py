@@ -8,7 +8,7 @@ logged in ONE warning; if it is part of the raw write path, that path is off (`R
 `chat_raw_write_path 0`) and every packet goes through python-engineio's queue, which is slower but correct. The
 same happens, with the same one warning, when a WebSocket connection's transport cannot be found at run time.
 
-- Engine.IO sessions (python-engineio's `AsyncSocket`): `takes_raw_frames`, `on_websocket`, `is_closed`,
+- Engine.IO sessions (python-engineio's `AsyncSocket`; on WebSocket a `LeanSocket`, two tasks fewer): `takes_raw_frames`, `on_websocket`, `is_closed`,
   `is_closing`, `queue_is_empty`, `drop_queued`, `queue_packet`, `close_session`; `EngineServer`: the
   engine with its sessions by id, lean per-session queues (`create_queue`, `chat.lean`) and the new-session
   handshake as a hook (`refuse_session`).
@@ -29,6 +29,7 @@ import contextlib
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -37,6 +38,8 @@ from typing import Any
 import engineio
 import engineio.async_drivers.asgi as engineio_asgi
 import engineio.async_socket
+import engineio.exceptions
+import engineio.packet
 import socketio
 import uvicorn
 from socketio import packet
@@ -240,6 +243,66 @@ async def close_session(sock: Any, reason: Any, *, abort: bool = False) -> None:
     await sock.close(wait=False, abort=abort, reason=reason)
 
 
+class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
+    """python-engineio's session, once on WebSocket, with two tasks fewer per connection: the writer waits for
+    its next packet with a timer (`LeanQueue.get(timeout)`) instead of `asyncio.wait_for`'s task, and the next
+    heartbeat PING is a timer instead of a task sleeping `ping_interval`. Same packets, same timeouts; a session
+    takes this class as its WebSocket starts (`lean_session`)."""
+
+    last_ping: float | None
+
+    async def poll(self) -> list[Any]:
+        queue = self.queue
+        if not isinstance(queue, LeanQueue):
+            return await super().poll()  # type: ignore[no-any-return]
+        try:
+            first = await queue.get(self.server.ping_interval + self.server.ping_timeout)
+            queue.task_done()
+        except (TimeoutError, asyncio.CancelledError):
+            raise engineio.exceptions.QueueEmpty() from None
+        if first is None:
+            return []
+        packets = [first]
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            queue.task_done()
+            if pkt is None:
+                queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+    def schedule_ping(self) -> None:
+        # only schedule a new ping if the previous ping wait cycle completed (python-engineio's rule)
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            self.server.start_background_task(self.send, engineio.packet.Packet(engineio.packet.PING))
+
+
+@functools.cache
+def _lean_session_fits() -> bool:
+    """python-engineio's session still has the shape `LeanSocket` overrides (else sessions keep their class)."""
+    socket_class = engineio.async_socket.AsyncSocket
+    return (
+        _parameters(getattr(socket_class, "poll", None)) == ["self"]
+        and _parameters(getattr(socket_class, "schedule_ping", None)) == ["self"]
+        and _parameters(getattr(socket_class, "send", None)) == ["self", "pkt"]
+        and inspect.iscoroutinefunction(getattr(socket_class, "_send_ping", None))
+        and hasattr(engineio.packet, "PING")
+    )
+
+
+def lean_session(sock: Any) -> None:
+    """A session starting on WebSocket becomes a `LeanSocket` (when python-engineio's shape allows it)."""
+    if type(sock) is engineio.async_socket.AsyncSocket and _lean_session_fits():
+        sock.__class__ = LeanSocket
+
+
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's AsyncServer, its sessions by id, and a hook on every new-session handshake."""
 
@@ -345,6 +408,7 @@ def _websocket_class(base: type[Any], opened: WebSocketOpened) -> type[Any]:
             environ.pop("wsgi.input", None)
             eio_socket = getattr(self.handler, "__self__", None)  # the handler is the session's bound method
             if eio_socket is not None:
+                lean_session(eio_socket)
                 opened(eio_socket, environ.get("asgi.send"))
             return await super().__call__(environ)
 

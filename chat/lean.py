@@ -7,7 +7,8 @@ and an `asyncio.Event` one (760 bytes) — 7 KB of a 45 KB idle connection. Thes
 waits or is queued, and give it back once the queue is empty again.
 
 Only the unbounded queue is provided (both libraries create theirs with `maxsize=0`), with the methods they and
-`chat._compat` call: `put`, `put_nowait`, `get`, `get_nowait`, `empty`, `qsize`, `task_done`, `join`. Semantics
+`chat._compat` call: `put`, `put_nowait`, `get` (with an optional timeout that needs no task of its own),
+`get_nowait`, `empty`, `qsize`, `task_done`, `join`. Semantics
 follow asyncio's, including a woken getter that is cancelled passing its wake-up on to the next one.
 `chat._compat` puts them in place (python-engineio's documented `create_queue`, and a subclass of uvicorn's
 WebSocket protocol).
@@ -29,6 +30,11 @@ def _wake(waiters: list[asyncio.Future[None]] | None) -> None:
         if not waiter.done():
             waiter.set_result(None)
             return
+
+
+def _time_out(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class LeanQueue(Generic[T]):
@@ -73,12 +79,20 @@ class LeanQueue(Generic[T]):
             self._items = None  # an idle connection keeps no container
         return item
 
-    async def get(self) -> T:
+    async def get(self, timeout: float | None = None) -> T:
+        """The next item, waiting for it; with `timeout`, `TimeoutError` after that many seconds without one
+        (a timer, where `asyncio.wait_for` would run the wait in a task of its own)."""
+        loop: asyncio.AbstractEventLoop | None = None
+        deadline: float | None = None
         while not self._items:
-            getter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if loop is None:
+                loop = asyncio.get_running_loop()
+                deadline = None if timeout is None else loop.time() + timeout
+            getter: asyncio.Future[None] = loop.create_future()
             if self._getters is None:
                 self._getters = []
             self._getters.append(getter)
+            timer = None if deadline is None else loop.call_at(deadline, _time_out, getter)
             try:
                 await getter
             except BaseException:
@@ -91,6 +105,9 @@ class LeanQueue(Generic[T]):
                 if not getters:
                     self._getters = None
                 raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
             if not self._getters:
                 self._getters = None
         return self.get_nowait()

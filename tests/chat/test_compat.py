@@ -163,7 +163,7 @@ def test_the_default_namespace_handlers_still_register() -> None:
 
 
 async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> None:
-    """An idle connection's two queues and uvicorn's writable flag are chat.lean's (4 KB less each than asyncio's
+    """An idle connection's session is a LeanSocket, its two queues and uvicorn's writable flag are chat.lean's (4 KB less each than asyncio's
     three, chat/lean.py); neither the request body reader python-engineio builds nor the parsed handshake is kept."""
     async with worker(key_prefix) as chat:
         bob = ChatClient("bob")
@@ -173,6 +173,7 @@ async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> 
             assert chat.app is not None
             (sock,) = chat.app.sio.eio.sessions()
             assert isinstance(sock.queue, LeanQueue)
+            assert isinstance(sock, _compat.LeanSocket)  # writer and heartbeat without tasks of their own
             protocol = sock.ws_transport.get_protocol()
             assert isinstance(protocol, _compat.websocket_protocol())
             assert isinstance(protocol.queue, LeanQueue)

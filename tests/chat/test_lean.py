@@ -43,6 +43,18 @@ async def test_a_get_that_times_out_takes_nothing() -> None:
     assert queue.get_nowait() == "later"
 
 
+async def test_a_get_with_a_timeout_times_out_or_returns_what_arrives() -> None:
+    """python-engineio's writer (chat._compat.LeanSocket) waits with `get(timeout)`, a timer and no task."""
+    queue: LeanQueue[str] = LeanQueue()
+    with pytest.raises(TimeoutError):
+        await queue.get(0.01)
+    assert queue._getters is None
+    getter = asyncio.ensure_future(queue.get(5))
+    await asyncio.sleep(0)
+    queue.put_nowait("in time")
+    assert await asyncio.wait_for(getter, 1) == "in time"
+
+
 async def test_a_woken_getter_that_is_cancelled_passes_the_item_to_the_next() -> None:
     queue: LeanQueue[str] = LeanQueue()
     first = asyncio.ensure_future(queue.get())
