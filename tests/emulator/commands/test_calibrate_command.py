@@ -13,7 +13,12 @@ from conftest import free_port
 from emulator.cli import main
 from emulator.sim.costmodel import DEFAULT_CALIBRATION, CostModel
 
-FACTOR = 3.0  # a quick run's few seconds on a busy 2-core machine against the committed, longer measurement
+# A --quick run (200 connections, 1.5 s windows, one repeat) beside the rest of the suite on pytest-xdist: CPU
+# figures move by a few times (one CI run measured 0.28x the committed CPU per idle connection); memory and bytes
+# hardly at all.
+CPU_FACTOR = 6.0
+FACTOR = 1.5
+CPU_FIGURES = {"cpu_seconds_per_delivery", "cpu_seconds_per_message", "vcpu_per_connection"}
 NUMBERS = [f.name for f in fields(CostModel) if f.name != "measured"]
 
 
@@ -29,7 +34,8 @@ def test_a_quick_run_writes_a_cost_model_close_to_the_committed_one(
     for name in NUMBERS:
         value, reference = getattr(measured, name), getattr(committed, name)
         assert value > 0, name
-        assert reference / FACTOR <= value <= reference * FACTOR, (name, value, reference)
+        factor = CPU_FACTOR if name in CPU_FIGURES else FACTOR
+        assert reference / factor <= value <= reference * factor, (name, value, reference)
     assert measured.measured.command.startswith("chat-emulator calibrate --quick --connections 200")
     assert datetime.fromisoformat(measured.measured.date).tzinfo is not None
     assert (
