@@ -280,8 +280,14 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
 
     def _ping_due(self) -> None:
         if not self.closing and not self.closed:
+            self.server.start_background_task(self._ping)
+
+    async def _ping(self) -> None:
+        # checked again when it runs, with nothing awaited before the send (python-engineio's `_send_ping`): a
+        # session closed meanwhile is not sent to (its `send` would raise)
+        if not self.closing and not self.closed:
             self.last_ping = time.time()
-            self.server.start_background_task(self.send, engineio.packet.Packet(engineio.packet.PING))
+            await self.send(engineio.packet.Packet(engineio.packet.PING))
 
 
 @functools.cache
