@@ -9,6 +9,7 @@ Map of the package (it imports neither the emulator nor any AWS SDK: import-lint
 - `engine`         python-socketio's AsyncServer with raw frame writes, CONNECT with a session id, slow-client cut-off
 - `wire`           WebSocket frames built once and written straight to a connection's transport
 - `_compat`        the one seam to python-engineio / python-socketio / uvicorn internals, checked at start-up
+- `lean`           `LeanQueue` / `LeanEvent`: asyncio's queue and event without their containers while empty
 - `delivery`       who gets a broadcast on this worker: raw or queued writes, slow consumers, recovery hold/replay
 - `fanout`         broadcasts through a Redis Stream: publish (buffered through outages), read, dedupe, replay reads
 - `emf`            the worker's own CloudWatch metric (ActiveConnections) as embedded-metric-format lines on stdout
