@@ -195,17 +195,20 @@ class SimulatedFleet:
             return registered + [t for t in self._tasks.values() if t.target == "draining"]
         return [t for t in self._tasks.values() if t.target in ("healthy", "draining") and not t.exited]
 
-    def _accepting(self) -> list[_Task]:
-        """The targets new connections go to: the healthy ones (all registered ones when none is healthy)."""
-        return [t for t in self._serving() if t.target != "draining"]
+    @staticmethod
+    def _accepting(serving: Sequence[_Task]) -> list[_Task]:
+        """The targets new connections go to: the serving ones but those draining (healthy, or all registered ones
+        when the group fails open)."""
+        return [t for t in serving if t.target != "draining"]
 
     def _burn(self, seconds: float) -> None:
         if seconds <= 0:
             return
         serving = self._serving()
         demand = self.demand_vcpu(self.now)
-        if self.load.in_users:
-            wanted = self._users_vcpu(serving)
+        held, messages = sum(t.connections for t in serving), self._users(self.now)[1]
+        if self.model is not None and self.load.in_users:
+            wanted = [self.model.task_vcpu(t.connections, held, messages) for t in serving]
         else:
             share = max(0.0, demand) / len(serving) if serving else 0.0
             wanted = [share] * len(serving)
@@ -213,17 +216,10 @@ class SimulatedFleet:
         for task, cpu in zip(serving, used, strict=True):
             task.cpu_seconds += cpu * seconds
             task.connection_seconds += task.connections * seconds
-        minute = self._minute(self.now)
-        if minute is not None:
-            self._account(self.usage(minute), serving, wanted, used, demand, seconds)
+        if (minute := self._minute(self.now)) is not None:
+            self._account(self.usage(minute), serving, wanted, used, demand, held, messages, seconds)
         if self.load.in_users:
             self._churn(serving, seconds)
-
-    def _users_vcpu(self, serving: Sequence[_Task]) -> list[float]:
-        assert self.model is not None
-        held = sum(t.connections for t in serving)
-        _, messages = self._users(self.now)
-        return [self.model.task_vcpu(t.connections, held, messages) for t in serving]
 
     def _account(
         self,
@@ -232,6 +228,8 @@ class SimulatedFleet:
         wanted: Sequence[float],
         used: Sequence[float],
         demand: float,
+        held: float,
+        messages: float,
         seconds: float,
     ) -> None:
         billed = sum(1 for t in self._tasks.values() if not t.exited)
@@ -241,8 +239,6 @@ class SimulatedFleet:
         if self.model is not None and self.load.in_users:
             memory = self.model.task_memory_mib
             over = over or any(memory(t.connections) > self.task_memory_mib + EPSILON for t in serving)
-            held = sum(t.connections for t in serving)
-            _, messages = self._users(self.now)
             usage.connection_seconds += held * seconds
             usage.processed_bytes += self.model.bytes_per_s(held, messages) * seconds
         if over:
@@ -252,9 +248,8 @@ class SimulatedFleet:
         """Sessions end and their users come back as new connections (placed by `_place_connections`)."""
         if self.session_seconds <= 0:
             return
-        leaving = min(
-            1.0, seconds / self.session_seconds
-        )  # replaced at the step's end: linear, not exp(-s/T)
+        # linear, not 1 - exp(-s/T): the users who left are replaced at the step's end
+        leaving = min(1.0, seconds / self.session_seconds)
         for task in serving:
             task.connections -= task.connections * leaving
 
@@ -281,15 +276,14 @@ class SimulatedFleet:
             for task in serving:
                 task.connections *= keep
             return
-        accepting = self._accepting()
+        accepting = self._accepting(serving)
         arriving = wanted - held
         if arriving <= EPSILON or not accepting:
             return
         for task in accepting:
             task.connections += arriving / len(accepting)
-        if (
-            minute := self._minute(self.now)
-        ) is not None and self.now > 0:  # minute 0's users were already there
+        minute = self._minute(self.now)
+        if minute is not None and self.now > 0:  # minute 0's users were already there
             self.usage(minute).new_connections += arriving
 
     # -- the scheduler's hands -----------------------------------------------------------------------

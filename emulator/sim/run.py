@@ -275,10 +275,11 @@ def timeline(
             node_type=options.node_type,
         )
     cpu_key, connections_key = cpu_metric_key(service), connections_metric_key(service.task_definition)
+    activities = {a.time: a for a in reversed(loop.autoscaler.activities)}  # the first of a minute, as before
     rows = []
     for m in range(load.minutes):
         record = minutes[m]
-        activity = next((a for a in loop.autoscaler.activities if a.time == record.at), None)
+        activity = activities.get(record.at)
         minute_start = loop.autoscaler.timestamp(record.at - 60)
         rows.append(
             TimelineRow(
