@@ -220,7 +220,7 @@ class Emulator:
         self._loop_task = self._background.spawn(loop.run(), "control-loop")
         telemetry = Telemetry(
             cluster.cpu_seconds,
-            target_urls,
+            lambda: connections.documents,
             service.task_definition.vcpu,
             real_sleep,
             every_seconds=self.config.cpu_meter_seconds,

@@ -7,13 +7,14 @@
   since the previous reading, over the real seconds that passed. CPU is real work measured in real time, so the
   meter reads the wall clock, not the emulator's (scaled) Clock. A task seen for the first time is left out of
   that reading: its start-up (imports) is not load, and there is no baseline.
-- `MessageMeter`: messages per second each target's worker accepted, from the workers' `/metrics`.
+- `MessageMeter`: messages per second each target's worker accepted, from two readings of its `/metrics`.
 - `ConnectionSource` / `connections_metric_key`: the chat's own `ActiveConnections` metric (`chat.emf`), one value
   per serving task each minute, under the namespace and dimensions the task definition's environment gives the
   workers; the autoscaler publishes it as CloudWatch Logs would extract it from the workers' EMF lines on Fargate.
 - `ConnectionGauge`: the live `ConnectionSource`, each serving target's `chat_connections` from its worker's
   `/metrics` (the figure the worker's own EMF line carries), read in the background every `every_seconds` of real
-  time and answered synchronously from the latest readings.
+  time and answered synchronously from the latest readings. It is the one reader of the workers' `/metrics`: the
+  `MessageMeter` rates come from the same documents.
 """
 
 from __future__ import annotations
@@ -120,38 +121,39 @@ class CpuMeter:
         return {tid: min(100.0, 100.0 * cpu / (elapsed * task_vcpu)) for tid, cpu in used.items()}
 
 
+Documents = Mapping[str, tuple[str, float]]  # target id -> (its /metrics text, real time it was read)
+
+
 class MessageMeter:
     """Messages per second each target's worker accepted from its clients, from the workers' `/metrics`.
 
-    Reads the `chat_messages_accepted_total` counter every target serves at `GET /metrics` and turns two
-    readings into a rate over the real seconds between them; a target that does not answer has no figure.
+    Turns two readings of the `chat_messages_accepted_total` counter (`ConnectionGauge.documents`) into a rate over
+    the real seconds between them; a target that did not answer has no figure, and the same reading seen again
+    gives the same figure.
     """
 
     COUNTER = "chat_messages_accepted_total"
 
-    def __init__(self, wall: Callable[[], float] = time.monotonic) -> None:
-        self._wall = wall
+    def __init__(self) -> None:
         self._last: dict[str, tuple[float, float]] = {}  # target id -> (counter, when)
+        self._rates: dict[str, float] = {}
 
-    async def rates(self, session: Any, targets: Mapping[str, str]) -> dict[str, float]:
-        """{target id: messages/s} for `targets` ({target id: worker base URL})."""
+    def rates(self, documents: Documents) -> dict[str, float]:
+        """{target id: messages/s} for the targets of `documents`."""
         rates: dict[str, float] = {}
         seen: dict[str, tuple[float, float]] = {}
-        for target_id, url in targets.items():
-            try:
-                async with session.get(f"{url}/metrics") as response:
-                    counter = parse_counter(await response.text(), self.COUNTER)
-            except Exception:
-                continue
+        for target_id, (text, now) in documents.items():
+            counter = parse_counter(text, self.COUNTER)
             if counter is None:
                 continue
-            now = self._wall()
             seen[target_id] = (counter, now)
             if target_id in self._last:
                 before, at = self._last[target_id]
                 if now > at:
                     rates[target_id] = max(0.0, counter - before) / (now - at)
-        self._last = seen
+                elif target_id in self._rates:
+                    rates[target_id] = self._rates[target_id]
+        self._last, self._rates = seen, rates
         return rates
 
 
@@ -165,19 +167,19 @@ def parse_counter(text: str, name: str) -> float | None:
 class Telemetry:
     """The per-target figures `status` and the dashboard show, refreshed every `every_seconds` of real time:
     each task's CPUUtilization (a `CpuMeter` of its own, apart from the autoscaler's) and each target's
-    messages per second (a `MessageMeter`)."""
+    messages per second (a `MessageMeter` over the `ConnectionGauge`'s latest `/metrics` documents)."""
 
     def __init__(
         self,
         cpu_seconds: Callable[[], Mapping[str, float]],
-        target_urls: Callable[[], Mapping[str, str]],
+        documents: Callable[[], Documents],
         task_vcpu: float,
         sleep: Callable[[float], Awaitable[None]],
         every_seconds: float = 1.0,
     ) -> None:
         self._cpu = CpuMeter(cpu_seconds)
         self._messages = MessageMeter()
-        self._target_urls, self._vcpu = target_urls, task_vcpu
+        self._documents, self._vcpu = documents, task_vcpu
         self._sleep, self._every = sleep, every_seconds
         self.cpu_percent: dict[str, float] = {}
         self.messages_per_second: dict[str, float] = {}
@@ -188,20 +190,17 @@ class Telemetry:
             await self._sleep(self._every)
 
     async def meter_messages(self) -> None:
-        import aiohttp
-
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as session:
-            while True:
-                self.messages_per_second = await self._messages.rates(session, self._target_urls())
-                await self._sleep(self._every)
+        while True:
+            self.messages_per_second = self._messages.rates(self._documents())
+            await self._sleep(self._every)
 
 
 class ConnectionGauge:
     """The open connections of each serving task now, from the workers' `/metrics` (a `ConnectionSource`).
 
-    `run()` reads the `chat_connections` gauge of every target `target_urls()` lists ({target id: worker base
-    URL}: every registered target, draining ones too, as their tasks still run and hold connections), all at once,
-    then sleeps `every_seconds` of real time, until cancelled. `connections()` is synchronous, for the autoscaler's
+    `run()` reads `/metrics` of every target `target_urls()` lists ({target id: worker base URL}: every registered
+    target, draining ones too, as their tasks still run and hold connections), all at once, keeps each answer in
+    `documents` (which the `MessageMeter` reads too), then sleeps `every_seconds` of real time, until cancelled. `connections()` is synchronous, for the autoscaler's
     minute: one value per target listed now whose latest reading answered; a target that has not answered yet, or
     did not answer the latest reading (stopping, killed), is left out, as a task that prints no EMF line has no
     datum. A reading is at most `every_seconds` (plus one request) old when the minute takes it.
@@ -215,28 +214,30 @@ class ConnectionGauge:
         sleep: Callable[[float], Awaitable[None]],
         every_seconds: float = 1.0,
         timeout_seconds: float = 1.0,
+        wall: Callable[[], float] = time.monotonic,
     ) -> None:
         self._target_urls, self._sleep = target_urls, sleep
-        self._every, self._timeout = every_seconds, timeout_seconds
-        self.readings: dict[str, float] = {}  # target id -> open connections, as last read
+        self._every, self._timeout, self._wall = every_seconds, timeout_seconds, wall
+        self.documents: dict[str, tuple[str, float]] = {}  # target id -> (/metrics text, when), as last read
 
     def connections(self) -> list[float]:
         listed = self._target_urls()
-        return [self.readings[target_id] for target_id in listed if target_id in self.readings]
+        readings = {tid: parse_counter(text, self.GAUGE) for tid, (text, _) in self.documents.items()}
+        return [value for tid in listed if (value := readings.get(tid)) is not None]
 
     async def read(self, session: Any) -> None:
         """One reading of every listed target, concurrently (a slow worker does not delay the others)."""
         targets = dict(self._target_urls())
 
-        async def gauge(url: str) -> float | None:
+        async def document(url: str) -> tuple[str, float] | None:
             try:
                 async with session.get(f"{url}/metrics") as response:
-                    return parse_counter(await response.text(), self.GAUGE)
+                    return await response.text(), self._wall()
             except Exception:
                 return None
 
-        values = await asyncio.gather(*(gauge(url) for url in targets.values()))
-        self.readings = {tid: v for tid, v in zip(targets, values, strict=True) if v is not None}
+        read = await asyncio.gather(*(document(url) for url in targets.values()))
+        self.documents = {tid: d for tid, d in zip(targets, read, strict=True) if d is not None}
 
     async def run(self) -> None:
         import aiohttp

@@ -29,26 +29,28 @@ async def test_message_meter_reads_each_workers_accepted_messages_per_second(
 ) -> None:
     import aiohttp
 
-    from emulator.telemetry import MessageMeter
+    from emulator.telemetry import ConnectionGauge, MessageMeter
     from support.chat_client import ChatClient
     from support.workers import start_worker
 
     clock = [100.0]
     worker = start_worker(shared_redis_url, key_prefix)
     alice = ChatClient("alice")
-    meter = MessageMeter(wall=lambda: clock[0])
+    targets = {"t1": worker.url, "gone": "http://127.0.0.1:9"}
+    reader = ConnectionGauge(lambda: targets, asyncio.sleep, wall=lambda: clock[0])  # the one /metrics reader
+    meter = MessageMeter()
     try:
         await alice.connect(worker.url, ["websocket"])
         await alice.login()
         async with aiohttp.ClientSession() as session:
-            targets = {"t1": worker.url, "gone": "http://127.0.0.1:9"}
-            assert await meter.rates(session, targets) == {}  # a first reading is no rate yet
+            await reader.read(session)
+            assert meter.rates(reader.documents) == {}  # a first reading is no rate yet
             for i in range(4):
                 await alice.say(f"m{i}")
             clock[0] += 2.0
-            assert await meter.rates(session, targets) == {
-                "t1": 2.0
-            }  # 4 messages in 2 s; "gone" has no figure
+            await reader.read(session)
+            assert meter.rates(reader.documents) == {"t1": 2.0}  # 4 messages in 2 s; "gone" has no figure
+            assert meter.rates(reader.documents) == {"t1": 2.0}  # the same reading again: the same figure
     finally:
         await alice.close()
         worker.stop()
