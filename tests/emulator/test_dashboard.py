@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,14 +29,9 @@ TT = "TargetTracking-service/fargate-chat-cluster-ECSCluster-NTMMUWFO1CZ5/chat-{
 READING = ClockReading(300.0, datetime(2026, 11, 28, 19, 35, 0, tzinfo=UTC), 60.0)
 
 
-@pytest.fixture(autouse=True)
-def paris() -> Iterator[None]:
-    """The local zone (the log files' zone) is Paris, UTC+1 in November: real times are shown in it."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TZ", "Europe/Paris")
-        time.tzset()
-        yield
-    time.tzset()
+pytestmark = pytest.mark.usefixtures(
+    "paris"
+)  # real times shown in the local zone (tests/emulator/conftest.py)
 
 
 def snapshot(targets: int = 3) -> dict[str, Any]:

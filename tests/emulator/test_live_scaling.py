@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import psutil
 import pytest
 import socketio
 
 from emulator.cli import main
 from emulator.snapshot import read_moto
 from support.polling import wait_until
+from support.workers import stop_process_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {
@@ -42,14 +42,6 @@ PARAMS = {
     "ScalingCooldown": "60",
     "DeregistrationDelay": "60",  # one second at 60x: long enough to see `draining`
 }
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            child.kill()
-        proc.kill()
-    proc.wait(10)
 
 
 class Watcher:
@@ -119,7 +111,7 @@ def emulator_up(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0, log.read_text()[-3000:]
     finally:
-        stop_process(proc)
+        stop_process_tree(proc)
 
 
 def start_load(url: str) -> subprocess.Popen[bytes]:
@@ -199,7 +191,7 @@ def test_chat_load_scales_out_and_back_in(
         assert wait_until(lambda: agrees(watcher), 10, "moto agrees with status")
     finally:
         load.send_signal(signal.SIGINT)
-        stop_process(load)
+        stop_process_tree(load)
     try:
         # Scale in: the low alarm brings the service back to MinCapacity; the added workers drain.
         watcher.until(

@@ -58,3 +58,14 @@ def _worker_log(port: int) -> Any:
         return subprocess.DEVNULL
     os.makedirs(folder, exist_ok=True)
     return open(os.path.join(folder, f"worker-{port}.log"), "wb")
+
+
+def stop_process_tree(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL a process we started (an `up`, a `chaos`) and every process under it, by PID; then reap it."""
+    import psutil
+
+    if proc.poll() is None:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+    proc.wait(10)

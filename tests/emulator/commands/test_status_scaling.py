@@ -5,8 +5,6 @@ autoscaler's activities (time, cause, policy, from, to) on one clock."""
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,13 +18,9 @@ ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/chat:{}"
 TASK = "abcdef0123456789abcdef0123456789"
 
 
-@pytest.fixture(autouse=True)
-def paris() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TZ", "Europe/Paris")
-        time.tzset()
-        yield
-    time.tzset()
+pytestmark = pytest.mark.usefixtures(
+    "paris"
+)  # real times shown in the local zone (tests/emulator/conftest.py)
 
 
 def activity(cause: str, policy: str, before: int, after: int, minute: int) -> dict[str, Any]:

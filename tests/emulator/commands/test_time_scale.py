@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import websocket
 
 from support.polling import wait_until
+from support.workers import stop_process_tree
 
 ROOT = Path(__file__).resolve().parents[3]
 IDLE_REAL_SECONDS = 9.0  # the idle timeout scaled by 60 would be 1 s; two 4 s Engine.IO heartbeats fit
@@ -55,11 +55,7 @@ def up_at_60x(tmp_path: Path) -> Iterator[Path]:
     try:
         yield state
     finally:
-        if proc.poll() is None:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()
-            proc.kill()
-        proc.wait(10)
+        stop_process_tree(proc)
 
 
 @pytest.mark.slow

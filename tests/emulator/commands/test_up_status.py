@@ -19,6 +19,7 @@ from rich.console import Console
 from emulator.cli import main
 from emulator.commands.status import render
 from support.polling import wait_until
+from support.workers import stop_process_tree
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,11 +33,7 @@ def up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     try:
         yield proc, state
     finally:
-        if proc.poll() is None:
-            for child in psutil.Process(proc.pid).children(recursive=True):
-                child.kill()
-            proc.kill()
-        proc.wait(10)
+        stop_process_tree(proc)
 
 
 def status_json(state: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, Any] | None:
