@@ -29,6 +29,7 @@ existing one; `--summarize FILE...` prints the tables of earlier runs again. Nee
     .venv/bin/python benchmarks/compare.py idle --idle-clients 10000
     .venv/bin/python benchmarks/compare.py login --login-clients 5000
     .venv/bin/python benchmarks/compare.py fanout-200 --profile DIR   # + a py-spy profile of each project run
+    .venv/bin/python benchmarks/compare.py fanout-200 --project-env DELIVERY_WINDOW_MS=20   # a project setting
 """
 
 from __future__ import annotations
@@ -150,8 +151,19 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         action="store_true",
         help="--profile: C frames too (py-spy --native, which pauses the worker at each sample)",
     )
+    parser.add_argument(
+        "--project-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the project's worker (repeatable; recorded in each row), e.g. DELIVERY_WINDOW_MS=20",
+    )
     parser.add_argument("--summarize", type=Path, nargs="+", metavar="FILE", help="print the tables of FILEs")
     args = parser.parse_args(argv)
+    bad = [item for item in args.project_env if "=" not in item or not item.partition("=")[0]]
+    if bad:
+        parser.error(f"--project-env takes NAME=VALUE, not {bad[0]!r}")
+    args.project_env = dict(item.split("=", 1) for item in args.project_env)
     unknown = set(args.scenario) - {*SCENARIOS, "all"}
     if unknown:
         parser.error(
@@ -323,7 +335,9 @@ def run_one(
     ]
     env = {**SHARED_ENV, "PORT": str(port), "REDIS_ENDPOINT": "127.0.0.1", "REDIS_PORT": str(redis_port)}
     if server == "project":
-        env |= {**PROJECT_LIMITS, "MAX_CONNECTIONS": str(scenario.clients + 100)}
+        env |= {**PROJECT_LIMITS, "MAX_CONNECTIONS": str(scenario.clients + 100), **args.project_env}
+        if args.project_env:
+            row["project_env"] = args.project_env
     loadgen = [
         args.node, str(NODE_DIR / "loadgen.mjs"), scenario.mode, "--url", f"http://127.0.0.1:{port}",
         "--clients", str(scenario.clients), *scenario.flags,

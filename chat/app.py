@@ -53,6 +53,7 @@ class ChatApp:
             settings.key_prefix,
             window_seconds=settings.recovery_window,
             publish_timeout=settings.publish_timeout,
+            delivery_window=settings.delivery_window,
         )
         self.fanout.reader_client = self.reader_redis
         self.presence = Presence(self.redis, settings.key_prefix, settings.presence_ttl)
@@ -113,6 +114,12 @@ class ChatApp:
                 "counter",
                 "stream entries this worker read",
                 stats.entries_read,
+            ),
+            (
+                "chat_stream_batches_total",
+                "counter",
+                "XREADs that returned entries (entries read / batches: the batch size)",
+                stats.batches,
             ),
             (
                 "chat_deliveries_total",

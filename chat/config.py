@@ -17,6 +17,7 @@
 | RECOVERY_WINDOW      | 120       | seconds a disconnected client can come back and get what it missed   |
 | LEAVE_GRACE          | 5         | seconds before a dropped (not logged-out) user is announced as left  |
 | PUBLISH_TIMEOUT      | 10        | seconds a send waits for an unreachable Redis before a retryable no  |
+| DELIVERY_WINDOW_MS   | 0         | ms the broadcast reader gathers after a delivery (0: deliver at once)|
 | MAX_CONNECTIONS      | 10000     | connections one worker accepts; more are refused ("server full")     |
 | MESSAGE_RATE         | 10        | messages per second per connection (token bucket)...                 |
 | MESSAGE_BURST        | 20        | ...and the burst it allows                                           |
@@ -54,6 +55,7 @@ T = TypeVar("T")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ECS_METADATA_VARIABLES = ("ECS_CONTAINER_METADATA_URI_V4", "ECS_CONTAINER_METADATA_URI")
+MAX_DELIVERY_WINDOW_MS = 1000  # a second of added latency is already more than a chat should trade
 MIN_PACKET_BYTES = 1024  # the Engine.IO handshake and a chat message must fit
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -75,6 +77,7 @@ class Settings:
     recovery_window: float = 120.0
     leave_grace: float = 5.0
     publish_timeout: float = 10.0
+    delivery_window: float = 0.0  # seconds the reader waits after each delivery, to gather the next ones
     max_connections: int = 10000
     message_rate: float = 10.0
     message_burst: int = 20
@@ -127,6 +130,7 @@ class Settings:
             recovery_window=_get(env, "RECOVERY_WINDOW", _positive_float, 120.0),
             leave_grace=_get(env, "LEAVE_GRACE", _non_negative_float, 5.0),
             publish_timeout=_get(env, "PUBLISH_TIMEOUT", _positive_float, 10.0),
+            delivery_window=_get(env, "DELIVERY_WINDOW_MS", _window_ms, 0.0),
             max_connections=_get(env, "MAX_CONNECTIONS", _positive_int, 10000),
             message_rate=_get(env, "MESSAGE_RATE", _positive_float, 10.0),
             message_burst=_get(env, "MESSAGE_BURST", _positive_int, 20),
@@ -175,6 +179,13 @@ def _positive_float(raw: str) -> float:
     if not value > 0:
         raise ValueError("must be a number of seconds > 0")
     return value
+
+
+def _window_ms(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= MAX_DELIVERY_WINDOW_MS:
+        raise ValueError(f"milliseconds from 0 to {MAX_DELIVERY_WINDOW_MS}")
+    return value / 1000
 
 
 def _non_negative_float(raw: str) -> float:

@@ -68,7 +68,8 @@ async def until_durable(
         try:
             if left == RETRY_FOREVER:
                 return await write()
-            return await asyncio.wait_for(write(), max(left, MIN_ATTEMPT))
+            async with asyncio.timeout(max(left, MIN_ATTEMPT)):  # no extra task, unlike wait_for
+                return await write()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -60,7 +60,8 @@ def test_the_fanout_loads_are_the_issues() -> None:
 
 
 @pytest.mark.parametrize(
-    "argv", [["nonsense"], ["--servers", "node,stock"], ["--servers", ""], ["--reps", "0"]]
+    "argv",
+    [["nonsense"], ["--servers", "node,stock"], ["--servers", ""], ["--reps", "0"], ["--project-env", "X"]],
 )
 def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
@@ -152,7 +153,16 @@ def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
     except compare.Missing as why:
         missing(str(why))
     argv = ["fanout-200", "--reps", "1", "--clients", "20", "--warmup", "0.5", "--duration", "1"]
-    argv += ["--settle", "0", "--drain", "0.5", "--out", str(tmp_path)]
+    argv += [
+        "--settle",
+        "0",
+        "--drain",
+        "0.5",
+        "--out",
+        str(tmp_path),
+        "--project-env",
+        "DELIVERY_WINDOW_MS=5",
+    ]
     assert compare.main(argv) == 0
     [path] = tmp_path.glob("compare-*.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
@@ -162,3 +172,4 @@ def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
         assert row["loadgen"]["received"] == row["loadgen"]["expected"] > 0
         assert row["us_per_delivery"] > 0
         assert row["machine_before"]["cores"] >= 1
+        assert row.get("project_env") == ({"DELIVERY_WINDOW_MS": "5"} if row["server"] == "project" else None)

@@ -77,6 +77,11 @@ def test_allowed_origins_are_normalised() -> None:
     )
 
 
+def test_the_delivery_window_is_off_by_default_and_given_in_milliseconds() -> None:
+    assert Settings.from_env({}).delivery_window == 0.0
+    assert Settings.from_env({"DELIVERY_WINDOW_MS": "20"}).delivery_window == 0.02
+
+
 def test_metrics_port_off_or_a_number() -> None:
     assert Settings.from_env({"METRICS_PORT": "off"}).metrics_port == "off"
     assert Settings.from_env({"METRICS_PORT": "OFF"}).metrics_port == "off"
@@ -96,6 +101,9 @@ def test_metrics_port_off_or_a_number() -> None:
         ("METRICS_PORT", "3000"),  # the same as PORT
         ("METRICS_PORT", "metrics"),
         ("CHAT_REQUIRE_REDIS", "perhaps"),
+        ("DELIVERY_WINDOW_MS", "-1"),
+        ("DELIVERY_WINDOW_MS", "1001"),
+        ("DELIVERY_WINDOW_MS", "soon"),
     ],
 )
 def test_a_wrong_limit_or_security_setting_names_the_variable(name: str, value: str) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import time
 
+import pytest
+
+from chat import fanout as fanout_module
 from chat.delivery import Packet
-from chat.fanout import Fanout
+from chat.fanout import Fanout, StreamEntry
+from chat.redis_backend import RedisFactory
 
 
 class Delivery:
@@ -18,8 +24,10 @@ class Delivery:
         self.batches.append(packets)
 
 
-def entry(n: int, text: str) -> tuple[str, str, str, str]:
-    return (f"{n}-0", f'["new message",{{"username":"s","message":"{text}"}}]', "sender-pid", f"u{n}")
+def entry(n: int, text: str) -> StreamEntry:
+    return StreamEntry(
+        f"{n}-0", f'["new message",{{"username":"s","message":"{text}"}}]', "sender-pid", f"u{n}"
+    )
 
 
 def fanout(delivery: Delivery) -> Fanout:
@@ -39,8 +47,82 @@ def test_a_batch_reaches_delivery_with_offsets_and_the_readers_position() -> Non
 def test_an_entry_published_twice_is_delivered_once() -> None:
     delivery = Delivery()
     out = fanout(delivery)
-    twice: Any = entry(7, "again")
+    twice = entry(7, "again")
     out.deliver([twice])
-    out.deliver([("8-0", twice[1], twice[2], twice[3])])  # the same unique id, a second stream entry
+    out.deliver([twice._replace(entry_id="8-0")])  # the same unique id, a second stream entry
     assert [len(batch) for batch in delivery.batches] == [1, 0]
     assert out.stats.duplicates_dropped == 1 and out.last_id == "8-0"
+
+
+async def reader_batches(url: str, prefix: str, window: float) -> tuple[list[list[Packet]], list[float]]:
+    """Run a reader on a real Redis with `window`: one entry, then three more added together right after it was read.
+    Returns the batches and the time (monotonic) each was delivered."""
+    delivery = Delivery()
+    times: list[float] = []
+    original = delivery.broadcast
+
+    def timed(packets: list[Packet]) -> None:
+        times.append(time.monotonic())
+        original(packets)
+
+    delivery.broadcast = timed  # type: ignore[method-assign]
+    client = RedisFactory(url).client(socket_timeout=10)
+    out = Fanout(delivery, client, prefix, window_seconds=60, publish_timeout=1, delivery_window=window)  # type: ignore[arg-type]
+    reader = asyncio.create_task(out.run_reader())
+    try:
+        while out.last_id is None:
+            await asyncio.sleep(0.005)
+        await out.publish("new message", {"n": 0})
+        while not delivery.batches:
+            await asyncio.sleep(0.005)
+        for n in (1, 2, 3):
+            await out.publish("new message", {"n": n})
+        deadline = time.monotonic() + 5
+        while sum(map(len, delivery.batches)) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await client.aclose()
+    return delivery.batches, times
+
+
+@pytest.mark.redis
+async def test_a_delivery_window_gathers_what_arrives_meanwhile_into_one_batch(
+    shared_redis_url: str, key_prefix: str
+) -> None:
+    batches, times = await reader_batches(shared_redis_url, key_prefix, 0.4)
+    assert [len(batch) for batch in batches] == [1, 3]  # the first at once, the next three together
+    assert times[1] - times[0] >= 0.35  # not before the window was over
+    assert batches[1][0].text.startswith('2["new message",{"n":1}')
+
+
+@pytest.mark.redis
+async def test_without_a_window_the_reader_does_not_wait(shared_redis_url: str, key_prefix: str) -> None:
+    batches, times = await reader_batches(shared_redis_url, key_prefix, 0.0)
+    assert sum(map(len, batches)) == 4
+    assert times[-1] - times[0] < 0.35  # measured against the test above: no window in between
+
+
+@pytest.mark.redis
+async def test_the_reader_stops_when_cancelled_right_after_a_delivery(
+    shared_redis_url: str, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py 8.1 swallows a cancel that lands as the next XREAD goes out; the reader must stop anyway
+    monkeypatch.setattr(fanout_module, "READ_BLOCK_MS", 200)
+    for _ in range(3):
+        delivery = Delivery()
+        client = RedisFactory(shared_redis_url).client(socket_timeout=10)
+        out = Fanout(delivery, client, key_prefix, window_seconds=60, publish_timeout=1)  # type: ignore[arg-type]
+        reader = asyncio.create_task(out.run_reader())
+        while out.last_id is None:
+            await asyncio.sleep(0.005)
+        for n in (1, 2):
+            await out.publish("new message", {"n": n})
+        while sum(map(len, delivery.batches)) < 2:
+            await asyncio.sleep(0.001)
+        reader.cancel()
+        done, _ = await asyncio.wait([reader], timeout=3)
+        assert done, "the reader kept reading after it was cancelled"
+        await client.aclose()
