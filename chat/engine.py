@@ -6,7 +6,7 @@
 - **Connection-state recovery (Socket.IO protocol v5).** The CONNECT answer carries a private session id
   (`pid`); a client reconnecting with `{pid, offset}` in its auth payload gets the same `pid` back (the official
   JavaScript client then reports `socket.recovered === true`); what it missed follows (`Admission.after`). The
-  decision is the `connect_hook`'s (see `chat.events`); this class only speaks the protocol.
+  decision is the connect hook's (`admit_with`, see `chat.events`); this class only speaks the protocol.
 - **Slow consumers are cut off** instead of growing a queue without bound: on the raw path by the bytes waiting in
   the connection's transport, everywhere else (long-polling, WebSocket with permessage-deflate, the upgrade) by the
   bytes waiting in python-engineio's per-socket queue (`ChatEngine.send_packet`).
@@ -284,11 +284,15 @@ class ChatServer(_compat.SocketIOServer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.connect_hook = connect_hook
+        self._connect_hook = connect_hook
         self.max_unsent_bytes = max_unsent_bytes
         self.connect_timeout = connect_timeout
         self.eio.max_unsent_bytes = max_unsent_bytes
         self.eio.max_sessions = max_connections
+
+    def admit_with(self, connect_hook: ConnectHook) -> None:
+        """Who is admitted at Socket.IO CONNECT, and with what session (`chat.events.ChatEvents.admit`)."""
+        self._connect_hook = connect_hook
 
     @property
     def slow_consumers_cut(self) -> int:
@@ -387,9 +391,9 @@ class ChatServer(_compat.SocketIOServer):
             return
         sid = await self.open_connection(eio_sid, namespace)
         try:
-            if self.connect_hook is None:
+            if self._connect_hook is None:
                 raise exceptions.ConnectionRefusedError("not ready")
-            admission = await self.connect_hook(sid, self.environ_of(eio_sid), data)
+            admission = await self._connect_hook(sid, self.environ_of(eio_sid), data)
         except exceptions.ConnectionRefusedError as exc:
             await self.refuse_connect(eio_sid, sid, namespace, exc.error_args)
             return

@@ -107,7 +107,7 @@ class ChatEvents:
         self.messages_accepted = 0
         self.sessions_recovered = 0
         self.handler_errors = 0
-        sio.connect_hook = self.admit
+        sio.admit_with(self.admit)
         sio.on("disconnect", self.on_disconnect)
         for event, handler in (
             ("add user", self.on_add_user),
