@@ -464,6 +464,11 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"\n{name} ({clients} clients): runs ok "
             + ", ".join(f"{s} {ok[s]}/{sum(r['server'] == s for r in runs)}" for s in servers)
         ]
+        settings = list(dict.fromkeys(project_settings(r) for r in runs if r["server"] == "project"))
+        if settings != [""]:
+            lines += ["project settings: " + " | ".join(setting or "(defaults)" for setting in settings)]
+        if len(settings) > 1:
+            lines += ["(project runs with different settings are mixed below: summarize their files apart)"]
         lines += [
             "| figure | " + " | ".join(f"{s} (runs) | {s} median" for s in servers) + " | project / node |"
         ]
@@ -483,6 +488,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         if others:
             lines += [f"other processes' CPU during the windows: {min(others):g}-{max(others):g} % of a core"]
     return "\n".join(lines)  # fmt: skip
+
+
+def project_settings(row: dict[str, Any]) -> str:
+    """The --project-env a row ran with, as `NAME=VALUE ...` ("" for the defaults)."""
+    return " ".join(f"{name}={value}" for name, value in sorted((row.get("project_env") or {}).items()))
 
 
 def read_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:

@@ -455,7 +455,7 @@ class SocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
         if event == "connect":
             raise Unsupported(
                 "a 'connect' handler would never be called: this server answers CONNECT itself "
-                "(chat.engine.ChatServer.admit_with decides who is admitted)"
+                "(the hook given to chat.engine.ChatServer.admit_with decides who is admitted)"
             )
         if (namespace or "/") != "/":
             raise Unsupported(f"namespace {namespace!r}: this server serves the default namespace '/' only")

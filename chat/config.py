@@ -17,7 +17,7 @@
 | RECOVERY_WINDOW      | 120       | seconds a disconnected client can come back and get what it missed   |
 | LEAVE_GRACE          | 5         | seconds before a dropped (not logged-out) user is announced as left  |
 | PUBLISH_TIMEOUT      | 10        | seconds a send waits for an unreachable Redis before a retryable no  |
-| DELIVERY_WINDOW_MS   | 0         | ms the broadcast reader gathers after a delivery (0: deliver at once)|
+| DELIVERY_WINDOW_MS   | 0         | ms the broadcast reader gathers after a delivery (0: at once)        |
 | MAX_CONNECTIONS      | 10000     | connections one worker accepts; more are refused ("server full")     |
 | MESSAGE_RATE         | 10        | messages per second per connection (token bucket)...                 |
 | MESSAGE_BURST        | 20        | ...and the burst it allows                                           |

@@ -17,6 +17,7 @@ gives none of that (the anchors note measured 10 % loss over a 1 s Redis restart
 - `delivery_window` (`DELIVERY_WINDOW_MS`, default 0): after each delivery the reader waits that long before its
   next XREAD, so what arrives meanwhile goes out together: one write per recipient and one Redis round trip for
   all of it instead of one per message. It trades latency (up to the window) for CPU; see benchmarks/RESULTS.md.
+  A full batch (`READ_COUNT` entries) or catching up after an outage skips the wait.
 - `missed_since()` reads what a reconnecting client missed, for its recovery (`Delivery.catch_up` writes it).
 """
 
@@ -233,45 +234,54 @@ class Fanout:
         empty lost it. Entries carry a unique id, so one read twice is delivered once."""
         outage_since: float | None = None
         me = asyncio.current_task()
-        while True:
-            try:
-                if self.last_id is None:
-                    self.last_id = await self.start_position()
-                found: Any = await self.reader_client.xread(
-                    {self.stream: self.last_id},
-                    count=READ_COUNT,
-                    block=None if outage_since is not None else READ_BLOCK_MS,
-                )
+        try:
+            while True:
                 if me is not None and me.cancelling():
-                    # redis-py 8.1 can swallow a cancel that lands just as an XREAD is sent (the XREAD then
-                    # returns at the end of its BLOCK): stop anyway, or the worker's stop would wait forever
+                    # on Python 3.11 redis-py's asyncio.wait_for around each socket write drops a cancel that lands
+                    # just as the write completes (the command then runs to its end): stop anyway, or the worker's
+                    # stop would wait for a reader that never ends
                     raise asyncio.CancelledError
-                self.reader_ok = True
-                self.stats.since_ok = time.monotonic()
-            except asyncio.CancelledError:
-                self.reader_ok = False
-                raise
-            except Exception as exc:
-                self.reader_ok = False
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                self._note_error(exc)
-                await asyncio.sleep(RETRY_SECONDS)
-                await self._check_gap()
-                continue
-            read_at = time.monotonic()
-            for _stream, entries in found or ():
                 try:
-                    self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
-                except Exception:  # one bad entry (e.g. written by something else) must not stop the reader
-                    log.exception("could not deliver a batch of %d entries", len(entries))
-                    if entries:
-                        self.last_id = as_text(entries[-1][0])
-            if outage_since is not None and not found:  # caught up with the stream after an outage
-                await self._republish_lost(outage_since)
-                outage_since = None
-            if found and self.delivery_window > 0:  # gather what comes next into one batch
-                await asyncio.sleep(max(0.0, read_at + self.delivery_window - time.monotonic()))
+                    if self.last_id is None:
+                        self.last_id = await self.start_position()
+                    found: Any = await self.reader_client.xread(
+                        {self.stream: self.last_id},
+                        count=READ_COUNT,
+                        block=None if outage_since is not None else READ_BLOCK_MS,
+                    )
+                    self.reader_ok = True
+                    self.stats.since_ok = time.monotonic()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    self.reader_ok = False
+                    if outage_since is None:
+                        outage_since = time.monotonic()
+                    self._note_error(exc)
+                    await asyncio.sleep(RETRY_SECONDS)
+                    await self._check_gap()
+                    continue
+                read_at = time.monotonic()
+                behind = False  # a full batch: more is waiting, read it at once
+                for _stream, entries in found or ():
+                    behind = behind or len(entries) >= READ_COUNT
+                    try:
+                        self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
+                    except (
+                        Exception
+                    ):  # one bad entry (e.g. written by something else) must not stop the reader
+                        log.exception("could not deliver a batch of %d entries", len(entries))
+                        if entries:
+                            self.last_id = as_text(entries[-1][0])
+                if outage_since is not None and not found:  # caught up with the stream after an outage
+                    await self._republish_lost(outage_since)
+                    outage_since = None
+                if found and self.delivery_window > 0 and not behind and outage_since is None:
+                    # gather what comes next into one batch (never while catching up: the window would cap the
+                    # reader at READ_COUNT entries per window)
+                    await asyncio.sleep(max(0.0, read_at + self.delivery_window - time.monotonic()))
+        finally:
+            self.reader_ok = False
 
     def _entry(self, entry_id: Any, fields: dict[bytes, bytes]) -> StreamEntry:
         return StreamEntry(

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.redis_backend import as_text
+from chat.redis_backend import UPKEEP_CHUNK, as_text, batched
 
 
 class Presence:
@@ -97,17 +97,21 @@ class Presence:
         mapping = dict.fromkeys(sids, now)
         held = list((names or {}).items())
         owners: list[Any] = []
-        if held:
-            owners = await self.client.mget([self.name_key(name) for name, _ in held])
-        async with self.client.pipeline(transaction=False) as pipe:
-            if mapping:
-                pipe.zadd(self.key, mapping)
-            for (name, sid), owner in zip(held, owners, strict=True):
-                if owner is None or as_text(owner) == sid:
+        for chunk in batched(held, UPKEEP_CHUNK):
+            owners += await self.client.mget([self.name_key(name) for name, _ in chunk])
+        if mapping:
+            await self.client.zadd(self.key, mapping)
+        mine = [
+            (name, sid)
+            for (name, sid), owner in zip(held, owners, strict=True)
+            if owner is None or as_text(owner) == sid
+        ]
+        for chunk in batched(mine, UPKEEP_CHUNK):  # in chunks: the loop serves broadcasts in between
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name, sid in chunk:
                     pipe.set(self.name_key(name), sid, px=self.ttl_ms)
-            pipe.zremrangebyscore(self.key, "-inf", now - self.ttl_ms)
-            results = await pipe.execute()
-        return int(results[-1])
+                await pipe.execute()
+        return int(await self.client.zremrangebyscore(self.key, "-inf", now - self.ttl_ms))
 
     async def forget(self, sids: Iterable[str]) -> None:
         """Remove several users at once (a worker stopping gracefully)."""

@@ -173,3 +173,24 @@ def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
         assert row["us_per_delivery"] > 0
         assert row["machine_before"]["cores"] >= 1
         assert row.get("project_env") == ({"DELIVERY_WINDOW_MS": "5"} if row["server"] == "project" else None)
+
+
+def test_the_table_names_the_project_settings_and_warns_when_they_are_mixed() -> None:
+    def row(server: str, env: dict[str, str] | None) -> dict[str, object]:
+        base = {
+            "scenario": "fanout-200",
+            "server": server,
+            "clients": 200,
+            "ok": True,
+            "us_per_delivery": 1.0,
+        }
+        return base | ({"project_env": env} if env else {})
+
+    plain = compare.table([row("project", None), row("node", None)])
+    assert "project settings" not in plain
+    windowed = compare.table([row("project", {"DELIVERY_WINDOW_MS": "25"}), row("node", None)])
+    assert "project settings: DELIVERY_WINDOW_MS=25" in windowed and "mixed" not in windowed
+    mixed = compare.table(
+        [row("project", {"DELIVERY_WINDOW_MS": "25"}), row("project", None), row("node", None)]
+    )
+    assert "DELIVERY_WINDOW_MS=25 | (defaults)" in mixed and "mixed below" in mixed

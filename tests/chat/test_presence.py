@@ -8,6 +8,7 @@ import fakeredis
 import pytest
 import redis.asyncio as aioredis
 
+from chat import presence as presence_module
 from chat.presence import Presence
 
 
@@ -69,3 +70,29 @@ async def test_heartbeat_keeps_users_counted(client: aioredis.Redis, key_prefix:
     assert await presence.count() == 1
     await presence.forget(["u"])
     assert await presence.count() == 0
+
+
+async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
+    client: aioredis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # upkeep goes out in chunks (the event loop serves broadcasts in between); none may be left out
+    monkeypatch.setattr(presence_module, "UPKEEP_CHUNK", 3)
+    clock = FakeTime()
+    presence = Presence(client, key_prefix, 8, now=clock)
+    users = {f"name{n}": f"sid{n}" for n in range(8)}
+    for name, sid in users.items():
+        await presence.join(sid)
+        assert await presence.claim_name(name, sid)
+    await client.set(presence.name_key("name5"), "someone-else")  # taken meanwhile: not overwritten
+    for _ in range(3):  # 12 s: past the 8 s TTL, so only what the heartbeats refreshed is left
+        clock.now += 4
+        await presence.heartbeat(list(users.values()), users)
+    assert await presence.count() == 8
+    for name, sid in users.items():
+        owner = await client.get(presence.name_key(name))
+        if name == "name5":
+            assert owner == b"someone-else"
+        else:
+            assert owner == sid.encode() and 0 < await client.pttl(presence.name_key(name)) <= 8000
+    await presence.forget(users.values())
+    await client.delete(*(presence.name_key(name) for name in users))

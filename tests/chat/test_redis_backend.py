@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from chat.redis_backend import MAX_CONNECTIONS, RedisFactory
+from chat.redis_backend import MAX_CONNECTIONS, RedisFactory, batched
 
 
 @pytest.mark.parametrize("kind", ["embedded", "real"])
@@ -27,3 +27,8 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(
         assert await client.exists(f"{key_prefix}:s:0", f"{key_prefix}:s:{MAX_CONNECTIONS * 3 - 1}") == 2
     finally:
         await client.aclose()
+
+
+def test_batched_keeps_every_item_in_order() -> None:
+    assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert list(batched([], 3)) == []
