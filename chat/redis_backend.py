@@ -15,9 +15,9 @@ import redis.asyncio as aioredis
 T = TypeVar("T")
 
 # Commands one pipeline of periodic upkeep may hold. redis-py packs a pipeline and parses its replies without
-# yielding, about 28 µs per command on the project's machine (a 10,000-command pipeline of HSETNX took 0.29 s of
-# CPU), so the session refresh at 2000 connections (5 commands each) held the event loop, and
-# every broadcast behind it, for most of a second. Chunks of 200 (~6 ms) leave the loop to the reader in between.
+# yielding, about 30 µs a command on the project's machine (`benchmarks/results/wake_cost.py`: one pipeline of 10,000
+# HSETNX took 0.31 s of CPU), so the session refresh at 2000 connections (5 commands each) held the event loop, and
+# every broadcast behind it, for most of a second. Chunks of 200 (~10 ms) leave the loop to the reader in between.
 UPKEEP_CHUNK = 200
 
 

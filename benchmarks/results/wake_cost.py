@@ -1,10 +1,14 @@
-"""What waking up costs this machine: CPU time per sleep, per Redis round trip back to back and paced.
+"""What waking up costs this machine: CPU time per sleep, per Redis round trip back to back and paced; and what
+one long pipeline holds the event loop for.
 
 Why it matters: at 100 messages a second the worker goes idle between messages, and each message wakes it (the
 sender's frame, the XADD reply, the XREAD reply). On a virtual machine an idle-to-busy wake-up costs far more CPU
 than the same work done back to back (cold caches, the hypervisor's timer and IPI exits), which is why gathering
 broadcasts (`DELIVERY_WINDOW_MS`) saves more than its count of `write(2)` calls suggests. Process CPU time
 (user + system) per operation, one process, asyncio on uvloop for redis-py:
+
+The last figures are the reason `chat.redis_backend.UPKEEP_CHUNK` exists: redis-py packs a pipeline and parses its
+replies without yielding, so a worker's event loop (and every broadcast) waits for the whole of it.
 
     .venv/bin/python benchmarks/results/wake_cost.py [--redis-url redis://127.0.0.1:6379/0] [-n 1000]
 """
@@ -80,6 +84,26 @@ def main() -> None:
     print(
         f"redis-py PING (uvloop): {back_to_back:.0f} µs back to back, {paced:.0f} µs paced (sleep included)"
     )
+
+    async def pipelines() -> None:
+        client = aioredis.Redis.from_url(args.redis_url)
+        keys = [f"wake-cost:{n}" for n in range(50)]
+        try:
+            for commands in (200, 2000, 10_000):
+                start = time.process_time()
+                async with client.pipeline(transaction=False) as pipe:
+                    for n in range(commands):
+                        pipe.hsetnx(keys[n % len(keys)], "field", "value")
+                    await pipe.execute()
+                cpu = time.process_time() - start
+                print(
+                    f"one pipeline of {commands} HSETNX: {cpu * 1000:.1f} ms CPU, {cpu / commands * 1e6:.0f} µs each"
+                )
+        finally:
+            await client.delete(*keys)
+            await client.aclose()
+
+    uvloop.run(pipelines())
 
 
 if __name__ == "__main__":

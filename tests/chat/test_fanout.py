@@ -21,9 +21,11 @@ class Delivery:
 
     def __init__(self) -> None:
         self.batches: list[list[Packet]] = []
+        self.times: list[float] = []  # when each batch arrived (monotonic)
 
     def broadcast(self, packets: list[Packet]) -> None:
         self.batches.append(packets)
+        self.times.append(time.monotonic())
 
 
 def entry(n: int, text: str) -> StreamEntry:
@@ -60,14 +62,6 @@ async def reader_batches(url: str, prefix: str, window: float) -> tuple[list[lis
     """Run a reader on a real Redis with `window`: one entry, then three more added together right after it was read.
     Returns the batches and the time (monotonic) each was delivered."""
     delivery = Delivery()
-    times: list[float] = []
-    original = delivery.broadcast
-
-    def timed(packets: list[Packet]) -> None:
-        times.append(time.monotonic())
-        original(packets)
-
-    delivery.broadcast = timed  # type: ignore[method-assign]
     client = RedisFactory(url).client(socket_timeout=10)
     out = Fanout(delivery, client, prefix, window_seconds=60, publish_timeout=1, delivery_window=window)  # type: ignore[arg-type]
     reader = asyncio.create_task(out.run_reader())
@@ -87,7 +81,7 @@ async def reader_batches(url: str, prefix: str, window: float) -> tuple[list[lis
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         await client.aclose()
-    return delivery.batches, times
+    return delivery.batches, delivery.times
 
 
 @pytest.mark.redis
@@ -160,14 +154,6 @@ async def test_a_full_batch_is_not_held_by_the_window(monkeypatch: pytest.Monkey
     # behind by more than one XREAD's worth (a backlog, catching up): read on at once, not one batch per window
     monkeypatch.setattr(fanout_module, "READ_COUNT", 2)
     delivery = Delivery()
-    times: list[float] = []
-    original = delivery.broadcast
-
-    def timed(packets: list[Packet]) -> None:
-        times.append(time.monotonic())
-        original(packets)
-
-    delivery.broadcast = timed  # type: ignore[method-assign]
     out = Fanout(
         delivery, client=None, key_prefix="t", window_seconds=60, publish_timeout=1, delivery_window=1.0
     )  # type: ignore[arg-type]
@@ -179,7 +165,8 @@ async def test_a_full_batch_is_not_held_by_the_window(monkeypatch: pytest.Monkey
     try:
         while len(delivery.batches) < 3:
             await asyncio.sleep(0.01)
-        assert times[1] - times[0] < 0.5  # the first two batches were full: no window between them
+        # the first two batches were full: no window between them
+        assert delivery.times[1] - delivery.times[0] < 0.5
         await asyncio.sleep(0.3)
         assert out.reader_client.calls == 3  # type: ignore[attr-defined]  # after a partial batch: the window
     finally:
