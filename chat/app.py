@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -217,6 +218,18 @@ class ChatApp:
                 "gauge",
                 "1 while packets to WebSocket clients are written straight to their connection (chat._compat)",
                 int(self.sio.raw_path.active),
+            ),
+            (
+                "chat_gc_frozen_objects",
+                "gauge",
+                "objects left out of garbage collection (`python -m chat` freezes its start-up heap)",
+                gc.get_freeze_count(),
+            ),
+            (
+                "chat_gc_full_collections_total",
+                "counter",
+                "CPython's full (generation 2) collections, which stop the event loop",
+                gc.get_stats()[2]["collections"],
             ),
             (
                 "chat_connect_timeouts_total",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from support.chat_client import ChatClient
-from support.workers import start_worker
+from support.workers import metric, start_worker
 
 
 @pytest.mark.slow
@@ -196,11 +196,6 @@ async def test_healthz_stays_200_while_nothing_is_said(shared_redis_url: str, ke
             assert codes == {200}
     finally:
         worker.stop()
-
-
-def metric(text: str, name: str) -> float:
-    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
-    return float(value)
 
 
 async def test_metrics_count_what_the_worker_did(shared_redis_url: str, key_prefix: str) -> None:

@@ -20,16 +20,11 @@ import pytest
 import websockets
 
 from support.chat_client import ChatClient
-from support.workers import WorkerProcess, start_worker
+from support.workers import WorkerProcess, metric, start_worker
 
 EIO_WS = "/socket.io/?EIO=4&transport=websocket"
 EIO_POLLING = "/socket.io/?EIO=4&transport=polling"
 FAST = {"MESSAGE_RATE": "100000", "MESSAGE_BURST": "100000"}
-
-
-def metric(text: str, name: str) -> float:
-    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
-    return float(value)
 
 
 async def metrics_of(worker: WorkerProcess) -> str:

@@ -51,6 +51,12 @@ def start_worker(redis_url: str | None, key_prefix: str, **env: str) -> WorkerPr
     return worker
 
 
+def metric(text: str, name: str) -> float:
+    """One value of a worker's `/metrics` text (Prometheus format, no labels)."""
+    [value] = [line.split()[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    return float(value)
+
+
 def _worker_log(port: int) -> Any:
     """Where a worker's log goes: $CHAT_TEST_LOGS/worker-PORT.log when set, else nowhere."""
     folder = os.environ.get("CHAT_TEST_LOGS")
