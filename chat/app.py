@@ -252,7 +252,12 @@ class ChatApp:
     async def heartbeat(self) -> None:
         """Every heartbeat interval: refresh this worker's users in presence; now and then, their sessions."""
         beat = 0
+        me = asyncio.current_task()
         while True:
+            if (
+                me is not None and me.cancelling()
+            ):  # a cancel redis-py dropped (chat.fanout.Fanout.run_reader)
+                raise asyncio.CancelledError
             await asyncio.sleep(self.settings.ping_interval)
             beat += 1
             connections = list(self.events.connections.values())
@@ -267,6 +272,7 @@ class ChatApp:
                     await self.sessions.refresh(
                         (c.pid, {"sid": c.sid, "username": c.username or "", "last": c.last_fingerprint})
                         for c in connections
+                        if not c.closed  # checked as each chunk is made: a session dropped meanwhile stays dropped
                     )
             except Exception as exc:
                 log.warning("presence heartbeat failed: %s", exc)

@@ -96,20 +96,25 @@ class Presence:
         now = self._now_ms()
         mapping = dict.fromkeys(sids, now)
         held = list((names or {}).items())
+        if mapping:  # first, before any await: a user who logs out meanwhile is not put back
+            await self.client.zadd(self.key, mapping)
         owners: list[Any] = []
         for chunk in batched(held, UPKEEP_CHUNK):
             owners += await self.client.mget([self.name_key(name) for name, _ in chunk])
-        if mapping:
-            await self.client.zadd(self.key, mapping)
         mine = [
-            (name, sid)
+            (name, sid, owner is None)
             for (name, sid), owner in zip(held, owners, strict=True)
             if owner is None or as_text(owner) == sid
         ]
-        for chunk in batched(mine, UPKEEP_CHUNK):  # in chunks: the loop serves broadcasts in between
+        # in chunks (the loop serves broadcasts in between); a name Redis lost (or that expired) is taken back only
+        # if nobody claimed it meanwhile, and one of ours only gets a fresh TTL (nothing if it was released meanwhile)
+        for due in batched(mine, UPKEEP_CHUNK):
             async with self.client.pipeline(transaction=False) as pipe:
-                for name, sid in chunk:
-                    pipe.set(self.name_key(name), sid, px=self.ttl_ms)
+                for name, sid, missing in due:
+                    if missing:
+                        pipe.set(self.name_key(name), sid, nx=True, px=self.ttl_ms)
+                    else:
+                        pipe.pexpire(self.name_key(name), self.ttl_ms)
                 await pipe.execute()
         return int(await self.client.zremrangebyscore(self.key, "-inf", now - self.ttl_ms))
 

@@ -23,6 +23,8 @@ UPKEEP_CHUNK = 200
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     """`items` in lists of up to `size` (itertools.batched arrives with Python 3.12)."""
+    if size < 1:
+        raise ValueError("size must be at least one")
     chunk: list[T] = []
     for item in items:
         chunk.append(item)

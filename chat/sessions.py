@@ -17,7 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.redis_backend import UPKEEP_CHUNK, as_text, batched
+from chat.redis_backend import UPKEEP_CHUNK, as_text
 
 RECENT_IDS = 256  # message ids remembered per session: more than any client keeps in flight
 
@@ -103,12 +103,17 @@ class Sessions:
     async def refresh(self, sessions: Iterable[tuple[str, dict[str, str]]]) -> None:
         """Keep live sessions alive: (pid, fields) written where missing, with a fresh TTL, so a Redis that
         restarted empty gets them back (and a stale connection never takes a session back from a newer one)."""
-        for chunk in batched(sessions, UPKEEP_CHUNK // 5):  # 5 commands per session with the seed's 3 fields
-            async with self.client.pipeline(transaction=False) as pipe:
-                for pid, fields in chunk:
-                    self.restore_in(pipe, pid, **fields)
-                    pipe.expire(self.ids_key(pid), self.ttl)
+        pipe: Any = None
+        for pid, fields in sessions:
+            if pipe is None:
+                pipe = self.client.pipeline(transaction=False)
+            self.restore_in(pipe, pid, **fields)
+            pipe.expire(self.ids_key(pid), self.ttl)
+            if len(pipe) >= UPKEEP_CHUNK:  # in chunks: the loop serves broadcasts in between
                 await pipe.execute()
+                pipe = None
+        if pipe is not None:
+            await pipe.execute()
 
     async def drop(self, pid: str) -> None:
         await self.client.delete(self.key(pid), self.ids_key(pid))

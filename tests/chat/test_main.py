@@ -47,6 +47,6 @@ def test_a_worker_freezes_its_start_up_heap_out_of_garbage_collection(key_prefix
             frozen = metric(text, "chat_gc_frozen_objects")
             time.sleep(0.1)
         assert frozen > 10_000  # the modules, classes and the app: tens of thousands of objects
-        assert metric(text, "chat_gc_full_collections_total") >= 0
+        assert metric(text, "chat_gc_full_collections_total") >= 1  # the one made before freezing
     finally:
         worker.stop()

@@ -84,6 +84,8 @@ async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
         await presence.join(sid)
         assert await presence.claim_name(name, sid)
     await client.set(presence.name_key("name5"), "someone-else")  # taken meanwhile: not overwritten
+    for name in users:
+        await client.persist(presence.name_key(name))  # so that only a refresh can give a name its TTL again
     for _ in range(3):  # 12 s: past the 8 s TTL, so only what the heartbeats refreshed is left
         clock.now += 4
         await presence.heartbeat(list(users.values()), users)
@@ -96,3 +98,29 @@ async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
             assert owner == sid.encode() and 0 < await client.pttl(presence.name_key(name)) <= 8000
     await presence.forget(users.values())
     await client.delete(*(presence.name_key(name) for name in users))
+
+
+async def test_a_name_released_or_claimed_while_a_heartbeat_runs_is_left_as_it_is(
+    client: aioredis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # between the heartbeat's read of the names and its refresh, one user logs out (its name is released) and
+    # another worker's user claims a name that had expired: the refresh must not undo either
+    clock = FakeTime()
+    presence = Presence(client, key_prefix, 8, now=clock)
+    other = Presence(client, key_prefix, 8, now=clock)
+    assert await presence.claim_name("leaving", "sid-leaving")
+    read = client.mget
+
+    async def read_then_others_act(keys: list[str]) -> list[object]:
+        owners = await read(keys)
+        await presence.release_name("leaving", "sid-leaving")
+        assert await other.claim_name("lapsed", "sid-of-another-worker")
+        return owners
+
+    monkeypatch.setattr(client, "mget", read_then_others_act)
+    await presence.heartbeat(
+        ["sid-leaving", "sid-lapsed"], {"leaving": "sid-leaving", "lapsed": "sid-lapsed"}
+    )
+    assert await client.get(presence.name_key("leaving")) is None
+    assert await client.get(presence.name_key("lapsed")) == b"sid-of-another-worker"
+    await client.delete(presence.key, presence.name_key("lapsed"))

@@ -32,3 +32,6 @@ async def test_a_burst_larger_than_the_pool_waits_instead_of_failing(
 def test_batched_keeps_every_item_in_order() -> None:
     assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(batched([], 3)) == []
+    assert list(batched(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]  # no empty chunk at the end
+    with pytest.raises(ValueError):
+        list(batched(range(3), 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import fakeredis
 import pytest
 
@@ -28,8 +30,24 @@ async def test_a_refresh_in_chunks_restores_and_extends_every_session(
     client = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
     sessions = Sessions(client, "t", 120)
     await sessions.save("pid3", username="newer")  # what is there already is kept
-    live = [(f"pid{n}", {"sid": f"sid{n}", "username": f"user{n}", "last": ""}) for n in range(7)]
+    sizes: list[int] = []
+    pipeline = client.pipeline
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        pipe = pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        async def execute_counted(*a: Any, **k: Any) -> Any:
+            sizes.append(len(pipe))
+            return await execute(*a, **k)
+
+        pipe.execute = execute_counted
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", counted)
+    live = ((f"pid{n}", {"sid": f"sid{n}", "username": f"user{n}", "last": ""}) for n in range(7))  # lazily
     await sessions.refresh(live)
+    assert sizes == [10, 10, 10, 5]  # 5 commands a session, at most UPKEEP_CHUNK a pipeline
     for n in range(7):
         stored = await sessions.load(f"pid{n}")
         assert stored is not None and stored["sid"] == f"sid{n}"
