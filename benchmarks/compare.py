@@ -465,7 +465,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             + ", ".join(f"{s} {ok[s]}/{sum(r['server'] == s for r in runs)}" for s in servers)
         ]
         settings = list(dict.fromkeys(project_settings(r) for r in runs if r["server"] == "project"))
-        if settings != [""]:
+        if any(settings):
             lines += ["project settings: " + " | ".join(setting or "(defaults)" for setting in settings)]
         if len(settings) > 1:
             lines += ["(project runs with different settings are mixed below: summarize their files apart)"]

@@ -16,7 +16,7 @@ from chat.events import ChatEvents
 from chat.fanout import READ_BLOCK_MS, Fanout
 from chat.http import HealthReport, HttpRoutes, MetricsRoute, SecurityHeaders
 from chat.presence import Presence
-from chat.redis_backend import RedisFactory
+from chat.redis_backend import RedisFactory, stop_if_cancelled
 from chat.sessions import Sessions
 
 log = logging.getLogger("chat.app")
@@ -252,12 +252,8 @@ class ChatApp:
     async def heartbeat(self) -> None:
         """Every heartbeat interval: refresh this worker's users in presence; now and then, their sessions."""
         beat = 0
-        me = asyncio.current_task()
         while True:
-            if (
-                me is not None and me.cancelling()
-            ):  # a cancel redis-py dropped (chat.fanout.Fanout.run_reader)
-                raise asyncio.CancelledError
+            stop_if_cancelled()
             await asyncio.sleep(self.settings.ping_interval)
             beat += 1
             connections = list(self.events.connections.values())

@@ -39,7 +39,7 @@ import redis.asyncio as aioredis
 
 from chat.delivery import Delivery, Packet, id_lt, packet
 from chat.durable import RETRY_FOREVER, Rejected, Unavailable, until_durable
-from chat.redis_backend import as_text
+from chat.redis_backend import as_text, stop_if_cancelled
 
 log = logging.getLogger("chat.fanout")
 
@@ -233,14 +233,9 @@ class Fanout:
         this worker publishes again what it had published but never saw come back: a Redis that restarted
         empty lost it. Entries carry a unique id, so one read twice is delivered once."""
         outage_since: float | None = None
-        me = asyncio.current_task()
         try:
             while True:
-                if me is not None and me.cancelling():
-                    # on Python 3.11 redis-py's asyncio.wait_for around each socket write drops a cancel that lands
-                    # just as the write completes (the command then runs to its end): stop anyway, or the worker's
-                    # stop would wait for a reader that never ends
-                    raise asyncio.CancelledError
+                stop_if_cancelled()
                 try:
                     if self.last_id is None:
                         self.last_id = await self.start_position()
@@ -251,8 +246,6 @@ class Fanout:
                     )
                     self.reader_ok = True
                     self.stats.since_ok = time.monotonic()
-                except asyncio.CancelledError:
-                    raise
                 except Exception as exc:
                     self.reader_ok = False
                     if outage_since is None:
@@ -267,9 +260,7 @@ class Fanout:
                     behind = behind or len(entries) >= READ_COUNT
                     try:
                         self.deliver([self._entry(entry_id, fields) for entry_id, fields in entries])
-                    except (
-                        Exception
-                    ):  # one bad entry (e.g. written by something else) must not stop the reader
+                    except Exception:  # one bad entry (written by something else) must not stop the reader
                         log.exception("could not deliver a batch of %d entries", len(entries))
                         if entries:
                             self.last_id = as_text(entries[-1][0])
@@ -320,7 +311,7 @@ class Fanout:
         a Redis failure is dropped the second time)."""
         if not batch:
             return
-        self.last_id = batch[-1][0]
+        self.last_id = batch[-1].entry_id
         self.stats.entries_read += len(batch)
         self.stats.batches += 1
         self.delivery.broadcast(

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.redis_backend import UPKEEP_CHUNK, as_text, batched
+from chat.redis_backend import UPKEEP_CHUNK, as_text, batched, pipelined
 
 
 class Presence:
@@ -106,16 +106,17 @@ class Presence:
             for (name, sid), owner in zip(held, owners, strict=True)
             if owner is None or as_text(owner) == sid
         ]
-        # in chunks (the loop serves broadcasts in between); a name Redis lost (or that expired) is taken back only
-        # if nobody claimed it meanwhile, and one of ours only gets a fresh TTL (nothing if it was released meanwhile)
-        for due in batched(mine, UPKEEP_CHUNK):
-            async with self.client.pipeline(transaction=False) as pipe:
-                for name, sid, missing in due:
-                    if missing:
-                        pipe.set(self.name_key(name), sid, nx=True, px=self.ttl_ms)
-                    else:
-                        pipe.pexpire(self.name_key(name), self.ttl_ms)
-                await pipe.execute()
+
+        def refresh(pipe: Any, name_sid_missing: tuple[str, str, bool]) -> None:
+            # a name Redis lost (or that expired) is taken back only if nobody claimed it meanwhile; one of ours
+            # only gets a fresh TTL (nothing if it was released meanwhile: the user left)
+            name, sid, missing = name_sid_missing
+            if missing:
+                pipe.set(self.name_key(name), sid, nx=True, px=self.ttl_ms)
+            else:
+                pipe.pexpire(self.name_key(name), self.ttl_ms)
+
+        await pipelined(self.client, mine, refresh, UPKEEP_CHUNK)  # the loop serves broadcasts in between
         return int(await self.client.zremrangebyscore(self.key, "-inf", now - self.ttl_ms))
 
     async def forget(self, sids: Iterable[str]) -> None:

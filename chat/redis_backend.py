@@ -6,7 +6,8 @@ separate tasks see one ElastiCache node.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import fakeredis
@@ -33,6 +34,30 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+async def pipelined(client: Any, items: Iterable[T], queue: Callable[[Any, T], None], limit: int) -> None:
+    """Queue each item's commands (`queue(pipe, item)`) on a pipeline, sent whenever it holds `limit` commands or
+    more and at the end: upkeep that never holds the event loop for more than one chunk (see UPKEEP_CHUNK)."""
+    pipe: Any = None
+    for item in items:
+        if pipe is None:
+            pipe = client.pipeline(transaction=False)
+        queue(pipe, item)
+        if len(pipe) >= limit:
+            await pipe.execute()
+            pipe = None
+    if pipe is not None:
+        await pipe.execute()
+
+
+def stop_if_cancelled() -> None:
+    """Raise CancelledError when the running task is being cancelled. On Python 3.11 the `asyncio.wait_for` redis-py
+    puts around each socket write drops a cancel that lands just as the write completes (the command then runs to
+    its end): a loop over Redis calls this at the top of each turn, or a worker's stop could wait for it forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def as_text(value: Any) -> str:

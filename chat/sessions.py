@@ -17,7 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.redis_backend import UPKEEP_CHUNK, as_text
+from chat.redis_backend import UPKEEP_CHUNK, as_text, pipelined
 
 RECENT_IDS = 256  # message ids remembered per session: more than any client keeps in flight
 
@@ -103,17 +103,13 @@ class Sessions:
     async def refresh(self, sessions: Iterable[tuple[str, dict[str, str]]]) -> None:
         """Keep live sessions alive: (pid, fields) written where missing, with a fresh TTL, so a Redis that
         restarted empty gets them back (and a stale connection never takes a session back from a newer one)."""
-        pipe: Any = None
-        for pid, fields in sessions:
-            if pipe is None:
-                pipe = self.client.pipeline(transaction=False)
+
+        def queue(pipe: Any, session: tuple[str, dict[str, str]]) -> None:
+            pid, fields = session
             self.restore_in(pipe, pid, **fields)
             pipe.expire(self.ids_key(pid), self.ttl)
-            if len(pipe) >= UPKEEP_CHUNK:  # in chunks: the loop serves broadcasts in between
-                await pipe.execute()
-                pipe = None
-        if pipe is not None:
-            await pipe.execute()
+
+        await pipelined(self.client, sessions, queue, UPKEEP_CHUNK)  # the loop serves broadcasts in between
 
     async def drop(self, pid: str) -> None:
         await self.client.delete(self.key(pid), self.ids_key(pid))

@@ -188,6 +188,7 @@ def test_the_table_names_the_project_settings_and_warns_when_they_are_mixed() ->
 
     plain = compare.table([row("project", None), row("node", None)])
     assert "project settings" not in plain
+    assert "project settings" not in compare.table([row("node", None)])  # no project run: nothing to name
     windowed = compare.table([row("project", {"DELIVERY_WINDOW_MS": "25"}), row("node", None)])
     assert "project settings: DELIVERY_WINDOW_MS=25" in windowed and "mixed" not in windowed
     mixed = compare.table(
