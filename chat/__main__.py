@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -20,12 +19,6 @@ log = logging.getLogger("chat")
 async def run(settings: Settings) -> None:
     worker = ChatWorker(settings)
     await worker.start()
-    # One worker per process here: what exists now (modules, classes, the app) lives as long as the process. Frozen,
-    # it is left out of every later collection: CPython's full collections stop the event loop, and at 2000
-    # connections they took 0.1-0.4 s (benchmarks/RESULTS.md). Not in ChatWorker.start: in-process workers (the
-    # emulator) share one heap, and freezing one's connections there would keep their cycles after they close.
-    gc.collect()
-    gc.freeze()
     print(f"chat worker listening on {worker.url}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -220,12 +220,6 @@ class ChatApp:
                 int(self.sio.raw_path.active),
             ),
             (
-                "chat_gc_frozen_objects",
-                "gauge",
-                "objects left out of garbage collection (`python -m chat` freezes its start-up heap)",
-                gc.get_freeze_count(),
-            ),
-            (
                 "chat_gc_full_collections_total",
                 "counter",
                 "CPython's full (generation 2) collections, which stop the event loop",

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/results/gc_startup_heap.py
 
-A `ChatWorker` on the embedded fakeredis, no client: what `python -m chat` freezes out of collection at start-up.
+A `ChatWorker` on the embedded fakeredis, no client: its start-up heap, and a full collection with it frozen.
 """
 
 from __future__ import annotations
