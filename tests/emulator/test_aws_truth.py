@@ -131,6 +131,8 @@ async def truth(aws: Aws, target_group_arn: str, count: int, timeout: float = 30
             and len(running) == count
             and running == now.healthy_targets()
             and running == set(serving)
+            # the container health check reports apart from the target group's: a new task is UNKNOWN until it runs
+            and all(task["healthStatus"] == "HEALTHY" for task in now.running())
         )
         return (now, serving) if ok else None
 
