@@ -8,7 +8,8 @@ logged in ONE warning; if it is part of the raw write path, that path is off (`R
 `chat_raw_write_path 0`) and every packet goes through python-engineio's queue, which is slower but correct. The
 same happens, with the same one warning, when a WebSocket connection's transport cannot be found at run time.
 
-- Engine.IO sessions (python-engineio's `AsyncSocket`; on WebSocket a `LeanSocket`, two tasks fewer): `takes_raw_frames`, `on_websocket`, `is_closed`,
+- Engine.IO sessions (python-engineio's `AsyncSocket`; on WebSocket a `LeanSocket`: its own WebSocket handler, a
+  heartbeat that wakes no task; two tasks per connection where python-engineio runs five): `takes_raw_frames`, `on_websocket`, `is_closed`,
   `is_closing`, `queue_is_empty`, `drop_queued`, `queue_packet`, `close_session`; `EngineServer`: the
   engine with its sessions by id, lean per-session queues (`create_queue`, `chat.lean`) and the new-session
   handshake as a hook (`refuse_session`).
@@ -16,7 +17,8 @@ same happens, with the same one warning, when a WebSocket connection's transport
   and new WebSocket connections are named hooks; it refuses (`Unsupported`) what its CONNECT does not do:
   `connect` handlers, `always_connect`, namespaces other than "/".
 - The connection under a WebSocket (uvicorn's websockets-sansio protocol): `websocket_protocol` (uvicorn's
-  `ws=`, with lean per-connection containers, `chat.lean`), `websocket_transport`, `raw_transport`.
+  `ws=`, with lean per-connection containers, `chat.lean`, which takes its session's PONGs and watches for a
+  silent client), `websocket_transport`, `raw_transport`.
 - `SocketIOClient`: python-socketio's AsyncClient with the CONNECT answer and event arguments as hooks.
 - `EmbeddableServer`: uvicorn's Server without its signal handlers; `listening_port`, `stop_listening`,
   `abort_connections`.
@@ -170,6 +172,8 @@ def check(eio: Any) -> RawPath:
         raw,
     )
     for owner, name, expected in (
+        (protocol, "send_receive_event_to_app", ["self"]),  # else a PONG wakes the session's reader
+        (protocol, "data_received", ["self", "data"]),
         (socketio.AsyncServer, "_handle_connect", ["self", "eio_sid", "namespace", "data"]),
         (socketio.AsyncServer, "_handle_eio_connect", ["self", "eio_sid", "environ"]),
         (socketio.AsyncServer, "_engineio_server_class", ["self"]),
@@ -180,7 +184,8 @@ def check(eio: Any) -> RawPath:
     ):
         need(
             _parameters(getattr(owner, name, None)) == expected,
-            f"{owner.__module__.split('.')[0]}: {owner.__name__}.{name}({', '.join(expected[1:])})",
+            f"{getattr(owner, '__module__', '?').split('.')[0]}: {getattr(owner, '__name__', '?')}.{name}"
+            f"({', '.join(expected[1:])})",
             others,
         )
     for name in ("pre_connect", "connect", "disconnect", "sid_from_eio_sid", "eio_sid_from_sid"):
@@ -190,6 +195,12 @@ def check(eio: Any) -> RawPath:
             others,
         )
     need(hasattr(uvicorn.Server, "capture_signals"), "uvicorn: Server.capture_signals", others)
+    need(
+        _lean_session_fits(),
+        "python-engineio: AsyncSocket's poll, schedule_ping, send, receive or _websocket_handler "
+        "(sessions keep python-engineio's own WebSocket handler)",
+        others,
+    )
     return RawPath(raw, others)
 
 
@@ -244,19 +255,36 @@ async def close_session(sock: Any, reason: Any, *, abort: bool = False) -> None:
 
 
 class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
-    """python-engineio's session, once on WebSocket, with two tasks fewer per connection: the writer waits for
-    its next packet with a timer (`LeanQueue.get(timeout)`) instead of `asyncio.wait_for`'s task, and the next
-    heartbeat PING is a timer instead of a task sleeping `ping_interval`. Same packets, same timeouts; a session
-    takes this class as its WebSocket starts (`lean_session`)."""
+    """python-engineio's session, once on WebSocket, with its handler (`_websocket_handler`) in our own words:
+    the same packets, upgrade, timeouts and close, and a heartbeat that wakes no task.
+
+    - Its writer waits for the next queued packet with `LeanQueue.get`, not `asyncio.wait_for`'s task.
+    - The reader awaits the connection directly; python-engineio starts a task and a `wait_for` per packet.
+    - The PING is written through the server's raw write (`write_text`, set when the WebSocket opens), from a
+      timer; python-engineio starts a task that sleeps `ping_interval`, then queues it for the writer.
+    - The client's PONG is taken where the connection reads it (`LeanWebSocketProtocol`): it only schedules the
+      next PING, so the reader is not woken for it.
+    - A client silent for `ping_interval + ping_timeout` is closed, as python-engineio's per-packet timeout
+      does: one timer per connection (`LeanWebSocketProtocol.watch`) instead.
+    A malformed packet closes the connection, logged (python-engineio's handler raised past its writer). Where
+    the connection is not `LeanWebSocketProtocol` (another uvicorn), python-engineio's own handler runs."""
 
     last_ping: float | None
+    connected: bool
+    upgraded: bool
+    upgrading: bool
+    write_text: Callable[[str], bool] | None = None  # the server's raw write of one packet's text, or None
 
     async def poll(self) -> list[Any]:
-        queue = self.queue
-        if not isinstance(queue, LeanQueue):
+        """The packets to send (long-polling GET): `ping_interval + ping_timeout` without one is `QueueEmpty`."""
+        if not isinstance(self.queue, LeanQueue):
             return await super().poll()  # type: ignore[no-any-return]
+        return await self._queued(self.server.ping_interval + self.server.ping_timeout)
+
+    async def _queued(self, timeout: float | None) -> list[Any]:
+        queue = self.queue
         try:
-            first = await queue.get(self.server.ping_interval + self.server.ping_timeout)
+            first = await queue.get(timeout)
             queue.task_done()
         except (TimeoutError, asyncio.CancelledError):
             raise engineio.exceptions.QueueEmpty() from None
@@ -272,15 +300,33 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             packets.append(pkt)
         return packets
 
+    # ---- the heartbeat ------------------------------------------------------------------------------
+
     def schedule_ping(self) -> None:
         # only schedule a new ping if the previous ping wait cycle completed (python-engineio's rule)
         if self.last_ping:
             self.last_ping = None
             asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
 
+    def pong(self) -> None:
+        """The client answered the PING (read by the connection, `LeanWebSocketProtocol`)."""
+        stats = getattr(self.server, "heartbeats", None)
+        if stats is not None:
+            stats.pongs_inline += 1
+        self.schedule_ping()
+
     def _ping_due(self) -> None:
-        if not self.closing and not self.closed:
-            self.server.start_background_task(self._ping)
+        if self.closing or self.closed:
+            return
+        write = self.write_text
+        if write is not None:
+            self.last_ping = time.time()
+            if write(engineio.packet.Packet(engineio.packet.PING).encode()):
+                stats = getattr(self.server, "heartbeats", None)
+                if stats is not None:
+                    stats.pings_raw += 1
+                return
+        self.server.start_background_task(self._ping)
 
     async def _ping(self) -> None:
         # checked again when it runs, with nothing awaited before the send (python-engineio's `_send_ping`): a
@@ -288,6 +334,88 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         if not self.closing and not self.closed:
             self.last_ping = time.time()
             await self.send(engineio.packet.Packet(engineio.packet.PING))
+
+    # ---- the WebSocket connection -------------------------------------------------------------------
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        connection: Any = getattr(getattr(ws, "asgi_send", None), "__self__", None)
+        if not (_is_lean_connection(connection) and isinstance(self.queue, LeanQueue)):
+            await super()._websocket_handler(ws)
+            return
+        if self.connected:  # an upgrade from long-polling: the probe, then UPGRADE (python-engineio's order)
+            self.upgrading = True  # packets wait in the queue meanwhile
+            probe = await self._next_packet(ws)
+            if probe is None or probe.packet_type != engineio.packet.PING or probe.data != "probe":
+                log.info("%s: failed WebSocket upgrade, no PING probe", self.sid)
+                self.upgrading = False
+                return
+            await ws.send(engineio.packet.Packet(engineio.packet.PONG, data="probe").encode())
+            await self.queue.put(engineio.packet.Packet(engineio.packet.NOOP))  # ends the pending poll
+            upgrade = await self._next_packet(ws)
+            if upgrade is None or upgrade.packet_type != engineio.packet.UPGRADE:
+                log.info("%s: failed WebSocket upgrade, no UPGRADE packet", self.sid)
+                self.upgraded = self.upgrading = False
+                return
+            self.upgraded, self.upgrading = True, False
+        else:
+            self.connected = self.upgraded = True
+        writer = asyncio.ensure_future(self._write_queued(ws))
+        connection.watch(self, self.server.ping_interval + self.server.ping_timeout)
+        try:
+            while (pkt := await self._next_packet(ws)) is not None:
+                try:
+                    await self.receive(pkt)
+                except engineio.exceptions.UnknownPacketError:
+                    pass
+                except engineio.exceptions.SocketIsClosedError:
+                    break
+                except Exception:  # python-engineio's rule: logged, the connection stays
+                    log.exception("%s: receiving a packet failed", self.sid)
+        finally:
+            connection.unwatch()
+        await self.queue.put(None)  # the writer ends, and closes the connection
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _next_packet(self, ws: Any) -> Any | None:
+        """The next packet from the client; None once the connection is closed (or the packet is too large or
+        malformed: the connection then ends)."""
+        try:
+            data = await ws.wait()
+        except (OSError, asyncio.CancelledError):  # closed, or the task stopped: the session ends either way
+            return None
+        if data is None:
+            return None
+        if len(data) > self.server.max_http_buffer_size:
+            log.info("%s: packet too large (%d), closing", self.sid, len(data))
+            return None
+        try:
+            return engineio.packet.Packet(encoded_packet=data)
+        except Exception as exc:
+            log.info("%s: malformed Engine.IO packet (%r), closing", self.sid, exc)
+            return None
+
+    async def _write_queued(self, ws: Any) -> None:
+        """What goes through the queue (python-engineio's writer, without its timeout: the connection's watch
+        closes a silent client, and a raw heartbeat leaves the queue empty)."""
+        while True:
+            try:
+                packets = await self._queued(None)
+            except engineio.exceptions.QueueEmpty:
+                break
+            if not packets:
+                break
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
+
+
+def _is_lean_connection(connection: Any) -> bool:
+    lean = websocket_protocol()
+    return isinstance(lean, type) and isinstance(connection, lean)
 
 
 @functools.cache
@@ -298,19 +426,35 @@ def _lean_session_fits() -> bool:
         _parameters(getattr(socket_class, "poll", None)) == ["self"]
         and _parameters(getattr(socket_class, "schedule_ping", None)) == ["self"]
         and _parameters(getattr(socket_class, "send", None)) == ["self", "pkt"]
+        and _parameters(getattr(socket_class, "receive", None)) == ["self", "pkt"]
+        and _parameters(getattr(socket_class, "_websocket_handler", None)) == ["self", "ws"]
         and inspect.iscoroutinefunction(getattr(socket_class, "_send_ping", None))
-        and hasattr(engineio.packet, "PING")
+        and all(hasattr(engineio.packet, name) for name in ("PING", "PONG", "NOOP", "UPGRADE"))
     )
 
 
-def lean_session(sock: Any) -> None:
+def lean_session(sock: Any) -> bool:
     """A session starting on WebSocket becomes a `LeanSocket` (when python-engineio's shape allows it)."""
     if type(sock) is engineio.async_socket.AsyncSocket and _lean_session_fits():
         sock.__class__ = LeanSocket
+        return True
+    return isinstance(sock, LeanSocket)
+
+
+@dataclass
+class Heartbeats:
+    """Engine.IO heartbeats that took the lean way: PINGs written raw, PONGs taken by the connection."""
+
+    pings_raw: int = 0
+    pongs_inline: int = 0
 
 
 class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     """python-engineio's AsyncServer, its sessions by id, and a hook on every new-session handshake."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.heartbeats = Heartbeats()
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Each session's packet queue (python-engineio's documented factory): a `LeanQueue`, which holds no
@@ -396,7 +540,59 @@ def websocket_protocol() -> Any:
                 # the connection is open; the scope keeps the request's headers
                 self.request = self.response = None
 
+        # ---- the Engine.IO session it carries (LeanSocket): its PONGs, and a watch on a silent client -----
+
+        engineio_session: Any = None  # the LeanSocket whose handler reads this connection, while it does
+        heard_at: float = 0.0  # time.monotonic() when the client last sent anything, while watched
+        silence_limit: float = 0.0
+        _watch: asyncio.TimerHandle | None = None
+
+        def watch(self, session: Any, limit: float) -> None:
+            """From now on `session`'s PONGs are taken here, and a client that sends nothing for `limit` seconds
+            is treated as gone: its handler reads a disconnect."""
+            self.engineio_session, self.silence_limit = session, limit
+            self.heard_at = time.monotonic()
+            self._watch = asyncio.get_running_loop().call_later(limit, self._check_heard)
+
+        def unwatch(self) -> None:
+            self.engineio_session = None
+            if self._watch is not None:
+                self._watch.cancel()
+                self._watch = None
+
+        def _check_heard(self) -> None:
+            left = self.heard_at + self.silence_limit - time.monotonic()
+            if left > 0:  # heard from meanwhile: look again when that is `limit` old
+                self._watch = asyncio.get_running_loop().call_later(left, self._check_heard)
+                return
+            self._watch = None
+            log.info("closing a WebSocket connection: nothing received for %g s", self.silence_limit)
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
+
+        def data_received(self, data: bytes) -> None:
+            if self.engineio_session is not None:
+                self.heard_at = time.monotonic()
+            super().data_received(data)
+
+        def send_receive_event_to_app(self) -> None:
+            frames: list[bytes] = self.frames
+            session = self.engineio_session
+            if (
+                session is not None
+                and len(frames) == 1
+                and frames[0] == PONG_TEXT
+                and self.curr_msg_data_type == "text"
+                and not self.close_sent
+            ):
+                self.frames: list[bytes] = []
+                session.pong()
+                return
+            super().send_receive_event_to_app()
+
     return LeanWebSocketProtocol
+
+
+PONG_TEXT = b"3"  # an Engine.IO PONG, as the client sends it in a WebSocket text frame
 
 
 # ---- python-socketio's server --------------------------------------------------------------------------
@@ -408,13 +604,16 @@ def _websocket_class(base: type[Any], opened: WebSocketOpened) -> type[Any]:
     class RecordingWebSocket(base):  # type: ignore[misc]
         """python-engineio's ASGI WebSocket that tells `opened` which session and connection it serves."""
 
+        handler: Any
+
         async def __call__(self, environ: dict[str, Any]) -> Any:
             # the request body reader python-engineio builds for every request (a class object of its own,
             # 2.6 KB) is never read on a WebSocket, and the environ lives as long as the connection
             environ.pop("wsgi.input", None)
             eio_socket = getattr(self.handler, "__self__", None)  # the handler is the session's bound method
             if eio_socket is not None:
-                lean_session(eio_socket)
+                if lean_session(eio_socket):  # python-engineio bound its own handler before the class changed
+                    self.handler = eio_socket._websocket_handler
                 opened(eio_socket, environ.get("asgi.send"))
             return await super().__call__(environ)
 
@@ -479,6 +678,8 @@ class SocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
         pass
 
     def _websocket_opened(self, eio_socket: Any, asgi_send: Any) -> None:
+        if isinstance(eio_socket, LeanSocket):  # its PINGs go the way of every other packet (`write_text`)
+            eio_socket.write_text = functools.partial(self.write_text, eio_socket.sid)
         self.websocket_opened(eio_socket, asgi_send)
 
     # ---- what the hooks call --------------------------------------------------------------------------

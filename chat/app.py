@@ -220,6 +220,18 @@ class ChatApp:
                 int(self.sio.raw_path.active),
             ),
             (
+                "chat_heartbeat_pings_raw_total",
+                "counter",
+                "Engine.IO PINGs written straight to a WebSocket connection from a timer (no task, no queue)",
+                self.sio.eio.heartbeats.pings_raw,
+            ),
+            (
+                "chat_heartbeat_pongs_inline_total",
+                "counter",
+                "Engine.IO PONGs taken where the connection reads them (no task woken)",
+                self.sio.eio.heartbeats.pongs_inline,
+            ),
+            (
                 "chat_gc_full_collections_total",
                 "counter",
                 "CPython's full (generation 2) collections, which stop the event loop",

@@ -4,8 +4,10 @@ CONNECT override cannot do is refused when it is asked for."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +17,7 @@ import fakeredis
 import httpx
 import pytest
 import socketio
+import websockets
 
 from chat import _compat
 from chat.config import Settings
@@ -181,5 +184,99 @@ async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> 
             assert protocol.request is None and protocol.response is None  # the handshake is not kept
             assert "wsgi.input" not in chat.app.sio.environ_of(sock.sid)
             assert (await bob.say("still works")) == {"ok": True}
+        finally:
+            await bob.close()
+
+
+@contextlib.asynccontextmanager
+async def quick_heartbeat_worker(key_prefix: str) -> AsyncIterator[ChatWorker]:
+    """A worker whose heartbeat runs every second (and gives up on a client after 2 s of silence)."""
+    settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=1, ping_timeout=1)
+    chat = ChatWorker(settings, fakeredis.FakeServer())
+    await chat.start()
+    try:
+        yield chat
+    finally:
+        await chat.stop(timeout=5)
+
+
+async def test_the_heartbeat_wakes_no_task(key_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PINGs are written raw from a timer and PONGs are taken where the connection reads them: python-engineio's
+    `receive` never sees a PONG, a client that answers stays connected, and /metrics counts both."""
+    received: list[int] = []
+    receive = _compat.LeanSocket.receive
+
+    async def recording(self: Any, pkt: Any) -> None:
+        received.append(pkt.packet_type)
+        await receive(self, pkt)
+
+    monkeypatch.setattr(_compat.LeanSocket, "receive", recording)
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        bob = ChatClient("bob")
+        try:
+            await bob.connect(chat.url, ["websocket"])
+            await bob.login()
+            await asyncio.sleep(3.5)  # three heartbeats
+            assert bob.sio.connected
+            assert (await bob.say("still here")) == {"ok": True}
+            counted = await metrics(chat)
+        finally:
+            await bob.close()
+    assert counted["chat_heartbeat_pings_raw_total"] >= 2  # the first PING is python-engineio's (queued)
+    assert counted["chat_heartbeat_pongs_inline_total"] >= 2
+    assert engineio.packet.PONG not in received
+    assert engineio.packet.MESSAGE in received  # everything else still goes through python-engineio
+
+
+async def engineio_websocket(chat: ChatWorker) -> Any:
+    """A bare Engine.IO WebSocket client (no heartbeat of its own), past its Socket.IO CONNECT."""
+    connection = await websockets.connect(f"ws://127.0.0.1:{chat.port}/socket.io/?EIO=4&transport=websocket")
+    assert str(await connection.recv()).startswith("0")
+    await connection.send("40")
+    assert str(await connection.recv()).startswith("40")
+    return connection
+
+
+async def test_a_client_that_stops_answering_the_heartbeat_is_closed(key_prefix: str) -> None:
+    """A client that sends nothing for PING_INTERVAL + PING_TIMEOUT (2 s here) is closed and its session ends,
+    as python-engineio's per-packet timeout did."""
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        silent = await engineio_websocket(chat)
+        assert chat.app is not None
+        assert chat.app.sio.eio.open_sessions() == 1
+        started = time.monotonic()
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(10):
+                while True:
+                    await silent.recv()  # PINGs ("2"), never answered
+        assert time.monotonic() - started >= 1.5
+        async with asyncio.timeout(5):
+            while chat.app.sio.eio.open_sessions():
+                await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("packet_text", ["x", "", "9"])
+async def test_a_malformed_engineio_packet_closes_only_its_connection(
+    key_prefix: str, packet_text: str
+) -> None:
+    """A packet python-engineio cannot decode (or of an unknown type) ends that connection, logged; the worker
+    goes on serving everyone else."""
+    async with worker(key_prefix) as chat:
+        bob = ChatClient("bob")
+        try:
+            await bob.connect(chat.url, ["websocket"])
+            await bob.login()
+            bad = await engineio_websocket(chat)
+            await bad.send(packet_text)
+            if packet_text == "9":  # a digit python-engineio does not know: ignored, as python-engineio does
+                await bad.send('42["add user","mallory"]')
+                assert "login" in str(await bad.recv())
+                await bad.close()
+            else:
+                with pytest.raises(websockets.ConnectionClosed):
+                    async with asyncio.timeout(5):
+                        while True:
+                            await bad.recv()
+            assert (await bob.say("still served")) == {"ok": True}
         finally:
             await bob.close()
