@@ -173,7 +173,6 @@ def check(eio: Any) -> RawPath:
     )
     for owner, name, expected in (
         (protocol, "send_receive_event_to_app", ["self"]),  # else a PONG wakes the session's reader
-        (protocol, "data_received", ["self", "data"]),
         (socketio.AsyncServer, "_handle_connect", ["self", "eio_sid", "namespace", "data"]),
         (socketio.AsyncServer, "_handle_eio_connect", ["self", "eio_sid", "environ"]),
         (socketio.AsyncServer, "_engineio_server_class", ["self"]),
@@ -274,6 +273,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     upgraded: bool
     upgrading: bool
     write_text: Callable[[str], bool] | None = None  # the server's raw write of one packet's text, or None
+    writer: asyncio.Future[None] | None = None  # the task writing what is queued, while the handler runs
 
     async def poll(self) -> list[Any]:
         """The packets to send (long-polling GET): `ping_interval + ping_timeout` without one is `QueueEmpty`."""
@@ -311,7 +311,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     def pong(self) -> None:
         """The client answered the PING (read by the connection, `LeanWebSocketProtocol`)."""
         stats = getattr(self.server, "heartbeats", None)
-        if stats is not None:
+        if stats is not None and self.last_ping:
             stats.pongs_inline += 1
         self.schedule_ping()
 
@@ -340,6 +340,9 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     async def _websocket_handler(self, ws: Any) -> None:
         connection: Any = getattr(getattr(ws, "asgi_send", None), "__self__", None)
         if not (_is_lean_connection(connection) and isinstance(self.queue, LeanQueue)):
+            self.write_text = (
+                None  # python-engineio's writer ends after a while with nothing queued: queue PINGs
+            )
             await super()._websocket_handler(ws)
             return
         if self.connected:  # an upgrade from long-polling: the probe, then UPGRADE (python-engineio's order)
@@ -359,10 +362,11 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             self.upgraded, self.upgrading = True, False
         else:
             self.connected = self.upgraded = True
-        writer = asyncio.ensure_future(self._write_queued(ws))
+        self.writer = writer = asyncio.ensure_future(self._write_queued(ws))
         connection.watch(self, self.server.ping_interval + self.server.ping_timeout)
         try:
-            while (pkt := await self._next_packet(ws)) is not None:
+            while not self.closed and (pkt := await self._next_packet(ws)) is not None:
+                connection.heard()
                 try:
                     await self.receive(pkt)
                 except engineio.exceptions.UnknownPacketError:
@@ -371,11 +375,25 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                     break
                 except Exception:  # python-engineio's rule: logged, the connection stays
                     log.exception("%s: receiving a packet failed", self.sid)
-        finally:
+        finally:  # also when the task is cancelled: the writer and the session end with the connection
             connection.unwatch()
-        await self.queue.put(None)  # the writer ends, and closes the connection
-        await writer
-        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+            await self._end_writer(writer, ws)
+            await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        """python-engineio's close, and then the connection ends too (its writer, which had a timeout, did
+        that eventually: a session closed for a PING timeout, or by the client's CLOSE)."""
+        await super().close(wait=wait, abort=abort, reason=reason)
+        writer = self.writer
+        if writer is not None and not writer.done():
+            self.queue.put_nowait(None)
+
+    async def _end_writer(self, writer: asyncio.Future[None], ws: Any) -> None:
+        self.queue.put_nowait(None)  # the writer ends, and closes the connection
+        done, _ = await asyncio.wait({writer}, timeout=self.server.ping_timeout)
+        if not done:  # what it waited for was dropped meanwhile (a client cut off): stop it, close here
+            writer.cancel()
+            await ws.close()
 
     async def _next_packet(self, ws: Any) -> Any | None:
         """The next packet from the client; None once the connection is closed (or the packet is too large or
@@ -414,8 +432,13 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
 
 
 def _is_lean_connection(connection: Any) -> bool:
+    """A `LeanWebSocketProtocol` connection with the state of uvicorn's it reads (else python-engineio's handler)."""
     lean = websocket_protocol()
-    return isinstance(lean, type) and isinstance(connection, lean)
+    return (
+        isinstance(lean, type)
+        and isinstance(connection, lean)
+        and all(hasattr(connection, name) for name in ("queue", "frames", "curr_msg_data_type", "close_sent"))
+    )
 
 
 @functools.cache
@@ -543,7 +566,7 @@ def websocket_protocol() -> Any:
         # ---- the Engine.IO session it carries (LeanSocket): its PONGs, and a watch on a silent client -----
 
         engineio_session: Any = None  # the LeanSocket whose handler reads this connection, while it does
-        heard_at: float = 0.0  # time.monotonic() when the client last sent anything, while watched
+        heard_at: float = 0.0  # time.monotonic() of the client's last whole packet, while watched
         silence_limit: float = 0.0
         _watch: asyncio.TimerHandle | None = None
 
@@ -569,10 +592,9 @@ def websocket_protocol() -> Any:
             log.info("closing a WebSocket connection: nothing received for %g s", self.silence_limit)
             self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
 
-        def data_received(self, data: bytes) -> None:
-            if self.engineio_session is not None:
-                self.heard_at = time.monotonic()
-            super().data_received(data)
+        def heard(self) -> None:
+            """A whole packet came from the client: it is alive."""
+            self.heard_at = time.monotonic()
 
         def send_receive_event_to_app(self) -> None:
             frames: list[bytes] = self.frames
@@ -585,6 +607,7 @@ def websocket_protocol() -> Any:
                 and not self.close_sent
             ):
                 self.frames: list[bytes] = []
+                self.heard_at = time.monotonic()
                 session.pong()
                 return
             super().send_receive_event_to_app()

@@ -280,3 +280,88 @@ async def test_a_malformed_engineio_packet_closes_only_its_connection(
             assert (await bob.say("still served")) == {"ok": True}
         finally:
             await bob.close()
+
+
+async def closed_within(connection: Any, seconds: float, *, keep_sending: str | None = None) -> None:
+    """The server closes `connection` within `seconds`; PINGs are never answered, `keep_sending` goes out every
+    0.3 s meanwhile."""
+
+    async def talk() -> None:
+        while keep_sending is not None:
+            await connection.send(keep_sending)
+            await asyncio.sleep(0.3)
+
+    talker = asyncio.ensure_future(talk())
+    try:
+        with pytest.raises(websockets.ConnectionClosed):
+            async with asyncio.timeout(seconds):
+                while True:
+                    await connection.recv()
+    finally:
+        talker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+            await talker
+
+
+async def test_a_client_that_talks_but_never_answers_the_heartbeat_is_closed(key_prefix: str) -> None:
+    """python-engineio closes a session whose PING went unanswered (PING_TIMEOUT) however much else the client
+    sends; the connection under it must end too, not stay open on a closed session."""
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        talker = await engineio_websocket(chat)
+        await closed_within(talker, 10, keep_sending='42["typing"]')
+        assert chat.app is not None
+        async with asyncio.timeout(5):
+            while chat.app.sio.eio.open_sessions():
+                await asyncio.sleep(0.05)
+
+
+async def test_python_engineios_own_handler_still_serves_when_the_connection_is_not_ours(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the connection is not uvicorn's protocol as verified, the session runs python-engineio's WebSocket
+    handler, with its PINGs queued (its writer ends a connection that had nothing queued for a while)."""
+    monkeypatch.setattr(_compat, "_is_lean_connection", lambda connection: False)
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        bob = ChatClient("bob")
+        try:
+            await bob.connect(chat.url, ["websocket"])
+            await bob.login()
+            await asyncio.sleep(3.5)  # three heartbeats
+            assert bob.sio.connected
+            assert (await bob.say("still here")) == {"ok": True}
+            counted = await metrics(chat)
+        finally:
+            await bob.close()
+    assert counted["chat_heartbeat_pings_raw_total"] == 0
+    assert counted["chat_heartbeat_pongs_inline_total"] == 0
+
+
+async def test_the_heartbeat_on_a_compressed_connection(key_prefix: str) -> None:
+    """With permessage-deflate (WS_COMPRESSION) nothing is written raw: PINGs go through the queue, PONGs are
+    still taken where the connection reads them, and a client that answers stays connected."""
+    settings = Settings(
+        host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=1, ping_timeout=1, ws_compression=True
+    )
+    chat = ChatWorker(settings, fakeredis.FakeServer())
+    await chat.start()
+    try:
+        connection = await websockets.connect(
+            f"ws://127.0.0.1:{chat.port}/socket.io/?EIO=4&transport=websocket", compression="deflate"
+        )
+        assert connection.protocol.extensions  # deflate negotiated
+        assert str(await connection.recv()).startswith("0")
+        await connection.send("40")
+        pings = 0
+        async with asyncio.timeout(10):
+            while pings < 3:
+                if await connection.recv() == "2":
+                    pings += 1
+                    await connection.send("3")
+        await connection.send('42["add user","carol"]')
+        assert "login" in str(await connection.recv())
+        await connection.close()
+        counted = await metrics(chat)
+    finally:
+        await chat.stop(timeout=5)
+    assert counted["chat_heartbeat_pings_raw_total"] == 0
+    assert counted["chat_heartbeat_pongs_inline_total"] >= 2
