@@ -200,17 +200,9 @@ async def quick_heartbeat_worker(key_prefix: str) -> AsyncIterator[ChatWorker]:
         await chat.stop(timeout=5)
 
 
-async def test_the_heartbeat_wakes_no_task(key_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """PINGs are written raw from a timer and PONGs are taken where the connection reads them: python-engineio's
-    `receive` never sees a PONG, a client that answers stays connected, and /metrics counts both."""
-    received: list[int] = []
-    receive = _compat.LeanSocket.receive
-
-    async def recording(self: Any, pkt: Any) -> None:
-        received.append(pkt.packet_type)
-        await receive(self, pkt)
-
-    monkeypatch.setattr(_compat.LeanSocket, "receive", recording)
+async def three_heartbeats(key_prefix: str) -> dict[str, float]:
+    """A client on WebSocket through three heartbeats of a quick-heartbeat worker: still connected and served;
+    the worker's /metrics at the end."""
     async with quick_heartbeat_worker(key_prefix) as chat:
         bob = ChatClient("bob")
         try:
@@ -222,6 +214,21 @@ async def test_the_heartbeat_wakes_no_task(key_prefix: str, monkeypatch: pytest.
             counted = await metrics(chat)
         finally:
             await bob.close()
+    return counted
+
+
+async def test_the_heartbeat_wakes_no_task(key_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PINGs are written raw from a timer and PONGs are taken where the connection reads them: python-engineio's
+    `receive` never sees a PONG, a client that answers stays connected, and /metrics counts both."""
+    received: list[int] = []
+    receive = _compat.LeanSocket.receive
+
+    async def recording(self: Any, pkt: Any) -> None:
+        received.append(pkt.packet_type)
+        await receive(self, pkt)
+
+    monkeypatch.setattr(_compat.LeanSocket, "receive", recording)
+    counted = await three_heartbeats(key_prefix)
     assert counted["chat_heartbeat_pings_raw_total"] >= 2  # the first PING is python-engineio's (queued)
     assert counted["chat_heartbeat_pongs_inline_total"] >= 2
     assert engineio.packet.PONG not in received
@@ -321,17 +328,7 @@ async def test_python_engineios_own_handler_still_serves_when_the_connection_is_
     """Where the connection is not uvicorn's protocol as verified, the session runs python-engineio's WebSocket
     handler, with its PINGs queued (its writer ends a connection that had nothing queued for a while)."""
     monkeypatch.setattr(_compat, "_is_lean_connection", lambda connection: False)
-    async with quick_heartbeat_worker(key_prefix) as chat:
-        bob = ChatClient("bob")
-        try:
-            await bob.connect(chat.url, ["websocket"])
-            await bob.login()
-            await asyncio.sleep(3.5)  # three heartbeats
-            assert bob.sio.connected
-            assert (await bob.say("still here")) == {"ok": True}
-            counted = await metrics(chat)
-        finally:
-            await bob.close()
+    counted = await three_heartbeats(key_prefix)
     assert counted["chat_heartbeat_pings_raw_total"] == 0
     assert counted["chat_heartbeat_pongs_inline_total"] == 0
 
