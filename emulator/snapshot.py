@@ -104,10 +104,14 @@ class StatusSources:
 
 
 async def build_status(sources: StatusSources) -> dict[str, Any]:
+    names = sources.account.read_service()
+    moto = await asyncio.to_thread(read_moto, sources.account, names.cluster_name, names.service_name)
+    # everything below is read at one moment, after the await: the control loop may tick while moto is read, and
+    # a service count from before it beside targets from after it showed a task's target healthy while the
+    # service did not yet count the task as running
     service = sources.account.read_service()
     status = sources.loop.status
     cpu, cpu_percent = sources.cluster.cpu_seconds(), dict(sources.telemetry.cpu_percent)
-    moto = await asyncio.to_thread(read_moto, sources.account, service.cluster_name, service.service_name)
     return {
         **sources.info,
         # one moment on both clocks, so that a reader can show emulated times (activities) as real ones
