@@ -11,14 +11,15 @@ same happens, with the same one warning, when a WebSocket connection's transport
 - Engine.IO sessions (python-engineio's `AsyncSocket`; on WebSocket a `LeanSocket`: its own WebSocket handler, a
   heartbeat that wakes no task; two tasks per connection where python-engineio runs five): `takes_raw_frames`, `on_websocket`, `is_closed`,
   `is_closing`, `queue_is_empty`, `drop_queued`, `queue_packet`, `close_session`; `EngineServer`: the
-  engine with its sessions by id, lean per-session queues (`create_queue`, `chat.lean`) and the new-session
-  handshake as a hook (`refuse_session`).
+  engine with its sessions by id, lean per-session queues (`create_queue`, `chat.lean`), a service task that
+  checks every session's heartbeat in one pass (`_service_task`) and the new-session handshake as a hook
+  (`refuse_session`).
 - `SocketIOServer`: python-socketio's AsyncServer whose packet writes, Socket.IO CONNECT, new Engine.IO sessions
   and new WebSocket connections are named hooks; it refuses (`Unsupported`) what its CONNECT does not do:
   `connect` handlers, `always_connect`, namespaces other than "/".
 - The connection under a WebSocket (uvicorn's websockets-sansio protocol): `websocket_protocol` (uvicorn's
-  `ws=`, with lean per-connection containers, `chat.lean`, which takes its session's PONGs and watches for a
-  silent client), `websocket_transport`, `raw_transport`.
+  `ws=`, with lean per-connection containers, `chat.lean`, which takes its session's PONGs),
+  `websocket_transport`, `raw_transport`.
 - `SocketIOClient`: python-socketio's AsyncClient with the CONNECT answer and event arguments as hooks.
 - `EmbeddableServer`: uvicorn's Server without its signal handlers; `listening_port`, `stop_listening`,
   `abort_connections`.
@@ -195,6 +196,12 @@ def check(eio: Any) -> RawPath:
         )
     need(hasattr(uvicorn.Server, "capture_signals"), "uvicorn: Server.capture_signals", others)
     need(
+        _parameters(getattr(engineio.AsyncServer, "_service_task", None)) == ["self"]
+        and callable(getattr(engineio.AsyncServer, "create_event", None)),
+        "python-engineio: AsyncServer._service_task() / create_event (the heartbeat check runs as python-engineio's)",
+        others,
+    )
+    need(
         _lean_session_fits(),
         "python-engineio: AsyncSocket's poll, schedule_ping, send, receive or _websocket_handler "
         "(sessions keep python-engineio's own WebSocket handler)",
@@ -263,8 +270,8 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
       timer; python-engineio starts a task that sleeps `ping_interval`, then queues it for the writer.
     - The client's PONG is taken where the connection reads it (`LeanWebSocketProtocol`): it only schedules the
       next PING, so the reader is not woken for it.
-    - A client silent for `ping_interval + ping_timeout` is closed, as python-engineio's per-packet timeout
-      does: one timer per connection (`LeanWebSocketProtocol.watch`) instead.
+    - A client that leaves a PING unanswered is closed by the engine's service task (`EngineServer`), which
+      ends the connection too (`close`); python-engineio's per-packet read timeout did it a second time.
     A malformed packet closes the connection, logged (python-engineio's handler raised past its writer). Where
     the connection is not `LeanWebSocketProtocol` (another uvicorn), python-engineio's own handler runs."""
 
@@ -363,10 +370,9 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         else:
             self.connected = self.upgraded = True
         self.writer = writer = asyncio.ensure_future(self._write_queued(ws))
-        connection.watch(self, self.server.ping_interval + self.server.ping_timeout)
+        connection.engineio_session = self  # its PONGs are taken where the connection reads them
         try:
             while not self.closed and (pkt := await self._next_packet(ws)) is not None:
-                connection.heard()
                 try:
                     await self.receive(pkt)
                 except engineio.exceptions.UnknownPacketError:
@@ -376,7 +382,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
                 except Exception:  # python-engineio's rule: logged, the connection stays
                     log.exception("%s: receiving a packet failed", self.sid)
         finally:  # also when the task is cancelled: the writer and the session end with the connection
-            connection.unwatch()
+            connection.engineio_session = None
             await self._end_writer(writer, ws)
             await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
 
@@ -414,8 +420,8 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             return None
 
     async def _write_queued(self, ws: Any) -> None:
-        """What goes through the queue (python-engineio's writer, without its timeout: the connection's watch
-        closes a silent client, and a raw heartbeat leaves the queue empty)."""
+        """What goes through the queue (python-engineio's writer, without its timeout: a raw heartbeat leaves the
+        queue empty, and a silent client's session is closed by the engine's service task, which ends this)."""
         while True:
             try:
                 packets = await self._queued(None)
@@ -464,6 +470,11 @@ def lean_session(sock: Any) -> bool:
     return isinstance(sock, LeanSocket)
 
 
+SERVICE_PASSES = (
+    4  # the service task's passes over every session per ping_timeout (a late close: a quarter of it)
+)
+
+
 @dataclass
 class Heartbeats:
     """Engine.IO heartbeats that took the lean way: PINGs written raw, PONGs taken by the connection."""
@@ -502,6 +513,25 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     async def refuse_session(self, environ: dict[str, Any]) -> Any | None:
         """None to open the session, else the response to answer the handshake with (a subclass decides)."""
         return None
+
+    async def _service_task(self) -> None:
+        """python-engineio's clean-up of sessions whose PING went unanswered (`check_ping_timeout`) and of closed
+        ones, in one pass every `ping_timeout / SERVICE_PASSES` seconds. python-engineio's visits the sessions one
+        at a time, `ping_timeout / len(sessions)` apart, each visit a `wait_for` (a task and a timer): 250 a second
+        at 2000 sessions."""
+        self.service_task_event = event = self.create_event()
+        period = self.ping_timeout / SERVICE_PASSES
+        while not event.is_set():
+            for sock in list(self.sockets.values()):
+                if sock.closed:
+                    self.sockets.pop(sock.sid, None)
+                elif not sock.closing:
+                    try:
+                        await sock.check_ping_timeout()
+                    except Exception:  # one session's failure must not end the service for the others
+                        log.exception("%s: the heartbeat check failed", sock.sid)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=period)
 
     async def _handle_connect(self, environ: dict[str, Any], transport: str, jsonp_index: Any = None) -> Any:
         refusal = await self.refuse_session(environ)
@@ -563,38 +593,9 @@ def websocket_protocol() -> Any:
                 # the connection is open; the scope keeps the request's headers
                 self.request = self.response = None
 
-        # ---- the Engine.IO session it carries (LeanSocket): its PONGs, and a watch on a silent client -----
+        # ---- the Engine.IO session it carries (LeanSocket): its PONGs ---------------------------------
 
         engineio_session: Any = None  # the LeanSocket whose handler reads this connection, while it does
-        heard_at: float = 0.0  # time.monotonic() of the client's last whole packet, while watched
-        silence_limit: float = 0.0
-        _watch: asyncio.TimerHandle | None = None
-
-        def watch(self, session: Any, limit: float) -> None:
-            """From now on `session`'s PONGs are taken here, and a client that sends nothing for `limit` seconds
-            is treated as gone: its handler reads a disconnect."""
-            self.engineio_session, self.silence_limit = session, limit
-            self.heard_at = time.monotonic()
-            self._watch = asyncio.get_running_loop().call_later(limit, self._check_heard)
-
-        def unwatch(self) -> None:
-            self.engineio_session = None
-            if self._watch is not None:
-                self._watch.cancel()
-                self._watch = None
-
-        def _check_heard(self) -> None:
-            left = self.heard_at + self.silence_limit - time.monotonic()
-            if left > 0:  # heard from meanwhile: look again when that is `limit` old
-                self._watch = asyncio.get_running_loop().call_later(left, self._check_heard)
-                return
-            self._watch = None
-            log.info("closing a WebSocket connection: nothing received for %g s", self.silence_limit)
-            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
-
-        def heard(self) -> None:
-            """A whole packet came from the client: it is alive."""
-            self.heard_at = time.monotonic()
 
         def send_receive_event_to_app(self) -> None:
             frames: list[bytes] = self.frames
@@ -607,7 +608,6 @@ def websocket_protocol() -> Any:
                 and not self.close_sent
             ):
                 self.frames: list[bytes] = []
-                self.heard_at = time.monotonic()
                 session.pong()
                 return
             super().send_receive_event_to_app()

@@ -362,3 +362,37 @@ async def test_the_heartbeat_on_a_compressed_connection(key_prefix: str) -> None
         await chat.stop(timeout=5)
     assert counted["chat_heartbeat_pings_raw_total"] == 0
     assert counted["chat_heartbeat_pongs_inline_total"] >= 2
+
+
+async def test_the_heartbeat_check_visits_every_session_in_one_pass(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's service task (which closes sessions whose PING went unanswered) waits once per pass over all
+    sessions, not once per session: python-engineio's waits `ping_timeout / len(sessions)` between two sessions,
+    a `wait_for` each (250 a second at 2000 sessions)."""
+    waits = 0
+    wait_for = asyncio.wait_for
+
+    async def counting(awaitable: Any, timeout: float | None) -> Any:
+        nonlocal waits
+        if asyncio.current_task() is getattr(engine, "service_task_handle", None):
+            waits += 1
+        return await wait_for(awaitable, timeout)
+
+    settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=30, ping_timeout=1)
+    chat = ChatWorker(settings, fakeredis.FakeServer())
+    await chat.start()
+    assert chat.app is not None
+    engine = chat.app.sio.eio
+    connections = []
+    try:
+        connections = [await engineio_websocket(chat) for _ in range(40)]
+        monkeypatch.setattr(asyncio, "wait_for", counting)
+        await asyncio.sleep(1.5)  # 1.5 ping timeouts: python-engineio's would wait about 60 times
+        monkeypatch.undo()
+        assert engine.open_sessions() == 40
+        assert 2 <= waits <= 10  # a pass every ping_timeout / 4
+    finally:
+        for connection in connections:
+            await connection.close()
+        await chat.stop(timeout=5)
