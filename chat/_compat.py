@@ -281,6 +281,7 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     upgrading: bool
     write_text: Callable[[str], bool] | None = None  # the server's raw write of one packet's text, or None
     writer: asyncio.Future[None] | None = None  # the task writing what is queued, while the handler runs
+    connection: Any = None  # uvicorn's protocol under this session's WebSocket, once its handler runs
 
     async def poll(self) -> list[Any]:
         """The packets to send (long-polling GET): `ping_interval + ping_timeout` without one is `QueueEmpty`."""
@@ -347,11 +348,11 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
     async def _websocket_handler(self, ws: Any) -> None:
         connection: Any = getattr(getattr(ws, "asgi_send", None), "__self__", None)
         if not (_is_lean_connection(connection) and isinstance(self.queue, LeanQueue)):
-            self.write_text = (
-                None  # python-engineio's writer ends after a while with nothing queued: queue PINGs
-            )
+            # python-engineio's writer ends after a while with nothing queued: its PINGs are queued
+            self.write_text = None
             await super()._websocket_handler(ws)
             return
+        self.connection = connection
         if self.connected:  # an upgrade from long-polling: the probe, then UPGRADE (python-engineio's order)
             self.upgrading = True  # packets wait in the queue meanwhile
             probe = await self._next_packet(ws)
@@ -388,11 +389,21 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
         """python-engineio's close, and then the connection ends too (its writer, which had a timeout, did
-        that eventually: a session closed for a PING timeout, or by the client's CLOSE)."""
+        that eventually: a session closed for a PING timeout, or by the client's CLOSE): the writer is told to
+        end; a handler still waiting for the upgrade's probe reads a disconnect; and a connection still open
+        `ABORT_AFTER` seconds later (a writer stuck behind a peer that does not read) is dropped."""
         await super().close(wait=wait, abort=abort, reason=reason)
+        connection = self.connection
+        if connection is None:
+            return
         writer = self.writer
-        if writer is not None and not writer.done():
+        if writer is None:  # the upgrade is under way: its reads end
+            connection.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
+        elif not writer.done():
             self.queue.put_nowait(None)
+        transport = getattr(connection, "transport", None)
+        if transport is not None and not transport.is_closing():
+            asyncio.get_running_loop().call_later(ABORT_AFTER, transport.abort)
 
     async def _end_writer(self, writer: asyncio.Future[None], ws: Any) -> None:
         self.queue.put_nowait(None)  # the writer ends, and closes the connection
@@ -470,9 +481,9 @@ def lean_session(sock: Any) -> bool:
     return isinstance(sock, LeanSocket)
 
 
-SERVICE_PASSES = (
-    4  # the service task's passes over every session per ping_timeout (a late close: a quarter of it)
-)
+# the service task's passes over every session per ping_timeout (a close comes at most a quarter of it late)
+SERVICE_PASSES = 4
+ABORT_AFTER = 5.0  # seconds a closed connection may take to flush before it is dropped
 
 
 @dataclass
@@ -513,6 +524,14 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     async def refuse_session(self, environ: dict[str, Any]) -> Any | None:
         """None to open the session, else the response to answer the handshake with (a subclass decides)."""
         return None
+
+    async def stop_service(self) -> None:
+        """End the service task (python-socketio's `shutdown` would wait for its pass to finish)."""
+        handle = getattr(self, "service_task_handle", None)
+        if handle is not None and not handle.done():
+            handle.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handle
 
     async def _service_task(self) -> None:
         """python-engineio's clean-up of sessions whose PING went unanswered (`check_ping_timeout`) and of closed

@@ -44,7 +44,7 @@ CLOSE_SLOW_CONSUMER = 4008  # WebSocket close code sent to a client that stopped
 CLOSE_SERVICE_RESTART = 1012  # RFC 6455: "service restart", the client should reconnect
 CLOSE_CONNECT_TIMEOUT = 1008  # RFC 6455: "policy violation": no Socket.IO CONNECT in time
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 (IANA registry): "try again later": the worker is full
-ABORT_AFTER = 5.0  # seconds a closed connection may take to flush before it is dropped
+ABORT_AFTER = _compat.ABORT_AFTER  # seconds a closed connection may take to flush before it is dropped
 DEFAULT_PORT_SUFFIXES = (":80", ":443")
 
 

@@ -146,6 +146,7 @@ class ChatWorker:
         except (TimeoutError, asyncio.CancelledError):
             server.force_exit = True
         await self._cancel_tasks()
+        await app.sio.eio.stop_service()
         for client in (app.redis, app.reader_redis):
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -163,6 +164,7 @@ class ChatWorker:
         server.force_exit = True
         server.should_exit = True
         await self._cancel_tasks()
+        await app.sio.eio.stop_service()
         self.app = None
 
     async def _cancel_tasks(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -396,3 +397,25 @@ async def test_the_heartbeat_check_visits_every_session_in_one_pass(
         for connection in connections:
             await connection.close()
         await chat.stop(timeout=5)
+
+
+async def test_a_client_that_stalls_in_the_upgrade_is_closed(key_prefix: str) -> None:
+    """A long-polling session that opens its WebSocket and then sends neither the probe nor UPGRADE: its PINGs wait
+    in the polling queue, the session times out, and the WebSocket under it is closed too."""
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        async with httpx.AsyncClient() as http:
+            opened = (await http.get(f"{chat.url}/socket.io/?EIO=4&transport=polling")).text
+        sid = json.loads(opened[1:])["sid"]
+        stalled = await websockets.connect(
+            f"ws://127.0.0.1:{chat.port}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        )
+        await closed_within(stalled, 10)
+
+
+async def test_the_heartbeat_check_ends_with_the_worker(key_prefix: str) -> None:
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        bob = await engineio_websocket(chat)  # the first session starts python-engineio's service task
+        assert chat.app is not None
+        engine = chat.app.sio.eio
+        await bob.close()
+    assert engine.service_task_handle.done()
