@@ -31,8 +31,10 @@ RAW_OFF = "raw WebSocket write path OFF"
 
 
 @contextlib.asynccontextmanager
-async def worker(key_prefix: str) -> AsyncIterator[ChatWorker]:
-    chat = ChatWorker(Settings(host="127.0.0.1", port=0, key_prefix=key_prefix), fakeredis.FakeServer())
+async def worker(key_prefix: str, **settings: Any) -> AsyncIterator[ChatWorker]:
+    chat = ChatWorker(
+        Settings(host="127.0.0.1", port=0, key_prefix=key_prefix, **settings), fakeredis.FakeServer()
+    )
     await chat.start()
     try:
         yield chat
@@ -189,16 +191,11 @@ async def test_a_websocket_connection_holds_lean_containers(key_prefix: str) -> 
             await bob.close()
 
 
-@contextlib.asynccontextmanager
-async def quick_heartbeat_worker(key_prefix: str) -> AsyncIterator[ChatWorker]:
-    """A worker whose heartbeat runs every second (and gives up on a client after 2 s of silence)."""
-    settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=1, ping_timeout=1)
-    chat = ChatWorker(settings, fakeredis.FakeServer())
-    await chat.start()
-    try:
-        yield chat
-    finally:
-        await chat.stop(timeout=5)
+def quick_heartbeat_worker(
+    key_prefix: str, **settings: Any
+) -> contextlib.AbstractAsyncContextManager[ChatWorker]:
+    """A worker whose heartbeat runs every second (and gives up on a client a second after an unanswered PING)."""
+    return worker(key_prefix, **{"ping_interval": 1, "ping_timeout": 1, **settings})
 
 
 async def three_heartbeats(key_prefix: str) -> dict[str, float]:
@@ -337,12 +334,7 @@ async def test_python_engineios_own_handler_still_serves_when_the_connection_is_
 async def test_the_heartbeat_on_a_compressed_connection(key_prefix: str) -> None:
     """With permessage-deflate (WS_COMPRESSION) nothing is written raw: PINGs go through the queue, PONGs are
     still taken where the connection reads them, and a client that answers stays connected."""
-    settings = Settings(
-        host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=1, ping_timeout=1, ws_compression=True
-    )
-    chat = ChatWorker(settings, fakeredis.FakeServer())
-    await chat.start()
-    try:
+    async with quick_heartbeat_worker(key_prefix, ws_compression=True) as chat:
         connection = await websockets.connect(
             f"ws://127.0.0.1:{chat.port}/socket.io/?EIO=4&transport=websocket", compression="deflate"
         )
@@ -359,8 +351,6 @@ async def test_the_heartbeat_on_a_compressed_connection(key_prefix: str) -> None
         assert "login" in str(await connection.recv())
         await connection.close()
         counted = await metrics(chat)
-    finally:
-        await chat.stop(timeout=5)
     assert counted["chat_heartbeat_pings_raw_total"] == 0
     assert counted["chat_heartbeat_pongs_inline_total"] >= 2
 
@@ -380,23 +370,15 @@ async def test_the_heartbeat_check_visits_every_session_in_one_pass(
             waits += 1
         return await wait_for(awaitable, timeout)
 
-    settings = Settings(host="127.0.0.1", port=0, key_prefix=key_prefix, ping_interval=30, ping_timeout=1)
-    chat = ChatWorker(settings, fakeredis.FakeServer())
-    await chat.start()
-    assert chat.app is not None
-    engine = chat.app.sio.eio
-    connections = []
-    try:
-        connections = [await engineio_websocket(chat) for _ in range(40)]
+    async with worker(key_prefix, ping_interval=30, ping_timeout=1) as chat:
+        assert chat.app is not None
+        engine = chat.app.sio.eio
+        connections = [await engineio_websocket(chat) for _ in range(40)]  # closed by the worker's stop
         monkeypatch.setattr(asyncio, "wait_for", counting)
         await asyncio.sleep(1.5)  # 1.5 ping timeouts: python-engineio's would wait about 60 times
         monkeypatch.undo()
-        assert engine.open_sessions() == 40
-        assert 2 <= waits <= 10  # a pass every ping_timeout / 4
-    finally:
-        for connection in connections:
-            await connection.close()
-        await chat.stop(timeout=5)
+        assert engine.open_sessions() == len(connections)
+    assert 2 <= waits <= 10  # a pass every ping_timeout / 4
 
 
 async def test_a_client_that_stalls_in_the_upgrade_is_closed(key_prefix: str) -> None:
