@@ -316,9 +316,14 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
             self.last_ping = None
             asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
 
+    @property
+    def heartbeats(self) -> Heartbeats | None:
+        """The engine's counters (an `EngineServer`'s; None under another engine)."""
+        return getattr(self.server, "heartbeats", None)
+
     def pong(self) -> None:
         """The client answered the PING (read by the connection, `LeanWebSocketProtocol`)."""
-        stats = getattr(self.server, "heartbeats", None)
+        stats = self.heartbeats
         if stats is not None and self.last_ping:
             stats.pongs_inline += 1
         self.schedule_ping()
@@ -329,8 +334,8 @@ class LeanSocket(engineio.async_socket.AsyncSocket):  # type: ignore[misc]
         write = self.write_text
         if write is not None:
             self.last_ping = time.time()
-            if write(engineio.packet.Packet(engineio.packet.PING).encode()):
-                stats = getattr(self.server, "heartbeats", None)
+            if write(PING_TEXT):
+                stats = self.heartbeats
                 if stats is not None:
                     stats.pings_raw += 1
                 return
@@ -634,6 +639,7 @@ def websocket_protocol() -> Any:
     return LeanWebSocketProtocol
 
 
+PING_TEXT = "2"  # an Engine.IO PING's text (`Packet(PING).encode()`), made once
 PONG_TEXT = b"3"  # an Engine.IO PONG, as the client sends it in a WebSocket text frame
 
 
