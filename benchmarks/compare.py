@@ -59,7 +59,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NODE_DIR = ROOT / "benchmarks" / "node"
 RESULTS = ROOT / "benchmarks" / "results"
 NODE_PACKAGES = ("socket.io", "socket.io-client", "@socket.io/redis-adapter", "redis")
-SERVERS = ("project", "node")
+SERVERS = ("project", "node", "floor-socketio", "floor-uvicorn")
+FLOORS = {"floor-socketio": "socketio", "floor-uvicorn": "uvicorn"}  # benchmarks/floor_server.py
 SCENARIOS = ("fanout-200", "fanout-2000", "idle", "login")
 PROJECT_LIMITS = {"MESSAGE_RATE": "100000", "MESSAGE_BURST": "100000"}
 SHARED_ENV = {"HOST": "127.0.0.1", "PING_INTERVAL": "4", "PING_TIMEOUT": "8"}
@@ -118,7 +119,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("scenario", nargs="*", help=f"which to run: {', '.join(SCENARIOS)} or all (default)")
     parser.add_argument("--reps", type=int, default=3, help="runs of each server per scenario (default 3)")
-    parser.add_argument("--servers", default="project,node", help="comma-separated, from: project, node")
+    parser.add_argument(
+        "--servers",
+        default="project,node",
+        help="comma-separated, from: project, node; for idle and fanout-* also floor-socketio (stock "
+        "python-socketio on uvicorn) and floor-uvicorn (a bare ASGI app): benchmarks/floor_server.py",
+    )
     parser.add_argument("--warmup", type=float, default=3, help="fanout: seconds sent before measuring")
     parser.add_argument("--duration", type=float, default=15, help="fanout: seconds measured")
     parser.add_argument(
@@ -174,6 +180,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
     if not args.servers or set(args.servers) - set(SERVERS):
         parser.error(f"--servers: comma-separated names from {', '.join(SERVERS)}")
+    floors = sorted(set(args.servers) & FLOORS.keys())
+    if floors and "login" in args.scenario:
+        parser.error(f"{', '.join(floors)}: the floors announce no joins: run them with idle and fanout-*")
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     return args
@@ -305,6 +314,8 @@ class Sampler:
 def worker_command(server: str, args: argparse.Namespace) -> list[str]:
     if server == "project":
         return [args.python, "-m", "chat"]
+    if server in FLOORS:
+        return [args.python, str(ROOT / "benchmarks" / "floor_server.py"), FLOORS[server]]
     return [args.node, str(NODE_DIR / "server.mjs")]
 
 
@@ -469,10 +480,15 @@ def table(rows: list[dict[str, Any]]) -> str:
             lines += ["project settings: " + " | ".join(setting or "(defaults)" for setting in settings)]
         if len(settings) > 1:
             lines += ["(project runs with different settings are mixed below: summarize their files apart)"]
+        compared = [s for s in servers if s != "node"] or ["project"]  # each against node
         lines += [
-            "| figure | " + " | ".join(f"{s} (runs) | {s} median" for s in servers) + " | project / node |"
+            "| figure | "
+            + " | ".join(f"{s} (runs) | {s} median" for s in servers)
+            + " | "
+            + " | ".join(f"{s} / node" for s in compared)
+            + " |"
         ]
-        lines += ["|---" * (2 * len(servers) + 2) + "|"]
+        lines += ["|---" * (2 * len(servers) + 1 + len(compared)) + "|"]
         for key, label in FIGURES.get(kind, FIGURES["fanout"]):
             medians = {s: median([value(r, key) for r in runs if r["server"] == s]) for s in servers}
             cells = []
@@ -481,9 +497,12 @@ def table(rows: list[dict[str, Any]]) -> str:
                     "-" if value(r, key) is None else f"{value(r, key):g}" for r in runs if r["server"] == s
                 )
                 cells += [each, "-" if medians[s] is None else f"{medians[s]:g}"]
-            p, n = medians.get("project"), medians.get("node")
-            ratio = f"{p / n:.2f}x" if p is not None and n and key != "logged_in" else "-"
-            lines += [f"| {label} | " + " | ".join(cells) + f" | {ratio} |"]
+            n = medians.get("node")
+            ratios = [
+                f"{medians[s] / n:.2f}x" if medians.get(s) is not None and n and key != "logged_in" else "-"
+                for s in compared
+            ]
+            lines += [f"| {label} | " + " | ".join(cells) + f" | {' | '.join(ratios)} |"]
         others = [float(r["other_cpu_pct"]) for r in runs if r.get("other_cpu_pct") is not None]
         if others:
             lines += [f"other processes' CPU during the windows: {min(others):g}-{max(others):g} % of a core"]
