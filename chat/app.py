@@ -266,7 +266,10 @@ class ChatApp:
             try:
                 users = [c for c in connections if c.username is not None]
                 swept = await self.presence.heartbeat(
-                    [c.pid for c in users], {c.username: c.pid for c in users if c.username}
+                    [c.pid for c in users],
+                    (
+                        (c.username, c.pid) for c in users if c.username and not c.closed
+                    ),  # read chunk by chunk
                 )
                 if swept:
                     log.info("presence: swept %d stale users", swept)

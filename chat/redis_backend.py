@@ -7,7 +7,7 @@ separate tasks see one ElastiCache node.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 import fakeredis
@@ -15,10 +15,12 @@ import redis.asyncio as aioredis
 
 T = TypeVar("T")
 
-# Commands one pipeline of periodic upkeep may hold. redis-py packs a pipeline and parses its replies without
-# yielding, about 30 µs a command on the project's machine (`benchmarks/results/wake_cost.py`: one pipeline of 10,000
-# HSETNX took 0.31 s of CPU), so the session refresh at 2000 connections (5 commands each) held the event loop, and
-# every broadcast behind it, for most of a second. Chunks of 200 (~10 ms) leave the loop to the reader in between.
+# Users (presence's names) or sessions one call of periodic upkeep refreshes. Upkeep was a pipeline of commands, and
+# redis-py packs a pipeline and parses its replies without yielding, about 30 µs a command on the project's machine
+# (`benchmarks/results/wake_cost.py`: one pipeline of 10,000 HSETNX took 0.31 s of CPU), so the session refresh at
+# 2000 connections held the event loop, and every broadcast behind it, for most of a second. Upkeep is now one Lua
+# script per chunk (`chat.presence.REFRESH_NAMES`, `chat.sessions.REFRESH_SESSIONS`), and chunks still leave the loop
+# to the reader in between: one script over 200 sessions is about 1000 commands inside Redis (under 1 ms there).
 UPKEEP_CHUNK = 200
 
 
@@ -34,21 +36,6 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-async def pipelined(client: Any, items: Iterable[T], queue: Callable[[Any, T], None], limit: int) -> None:
-    """Queue each item's commands (`queue(pipe, item)`) on a pipeline, sent whenever it holds `limit` commands or
-    more and at the end: upkeep that never holds the event loop for more than one chunk (see UPKEEP_CHUNK)."""
-    pipe: Any = None
-    for item in items:
-        if pipe is None:
-            pipe = client.pipeline(transaction=False)
-        queue(pipe, item)
-        if len(pipe) >= limit:
-            await pipe.execute()
-            pipe = None
-    if pipe is not None:
-        await pipe.execute()
 
 
 def stop_if_cancelled() -> None:

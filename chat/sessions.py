@@ -6,6 +6,10 @@ a retried duplicate of a message sent without an id); and one list `<prefix>:ids
 message ids the session had accepted (exactly-once sends: a resend of any of them is acknowledged, not sent
 again). Both expire `window` seconds after their worker last refreshed them: a client that comes back within the
 window, to any worker, is recovered.
+
+The periodic refresh writes back what a Redis that restarted empty lost and extends both TTLs with one Lua script
+per chunk of sessions (`REFRESH_SESSIONS`) instead of five commands a session through redis-py (its packing and
+parsing of them cost the worker more than the work in Redis).
 """
 
 from __future__ import annotations
@@ -17,9 +21,26 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from chat.redis_backend import UPKEEP_CHUNK, as_text, pipelined
+from chat.redis_backend import UPKEEP_CHUNK, as_text, batched
 
 RECENT_IDS = 256  # message ids remembered per session: more than any client keeps in flight
+
+# Per session, KEYS[2k - 1] its hash and KEYS[2k] its list of ids; ARGV[1] the TTL in seconds, then per session the
+# number of its fields and that many field, value pairs: each field written only where the hash lacks it (a stale
+# connection never takes a session back from a newer one), then both keys get the TTL again.
+REFRESH_SESSIONS = """
+local at = 2
+for k = 1, #KEYS, 2 do
+  local fields = tonumber(ARGV[at])
+  for f = 1, fields do
+    redis.call('HSETNX', KEYS[k], ARGV[at + 2 * f - 1], ARGV[at + 2 * f])
+  end
+  at = at + 1 + 2 * fields
+  redis.call('EXPIRE', KEYS[k], ARGV[1])
+  redis.call('EXPIRE', KEYS[k + 1], ARGV[1])
+end
+return #KEYS / 2
+"""
 
 
 class RecentIds:
@@ -59,6 +80,7 @@ class Sessions:
         self.prefix = f"{key_prefix}:session:"
         self.ttl = max(1, int(window_seconds))
         self.ids_prefix = f"{key_prefix}:ids:"
+        self._refresh = client.register_script(REFRESH_SESSIONS)  # EVALSHA; loaded again after a restart
 
     def key(self, pid: str) -> str:
         return self.prefix + pid
@@ -90,10 +112,10 @@ class Sessions:
             await pipe.execute()
 
     def restore_in(self, pipe: Any, pid: str, **fields: str) -> None:
-        """Queue: write `fields` where the session lacks them (Redis restarted empty), never over newer ones."""
+        """Queue: write `fields` where the session lacks them (Redis restarted empty), never over newer ones. No
+        TTL of its own: the pipeline's `save_in` gives it."""
         for name, value in fields.items():
             pipe.hsetnx(self.key(pid), name, value)
-        pipe.expire(self.key(pid), self.ttl)
 
     def save_in(self, pipe: Any, pid: str, **fields: str) -> None:
         """Queue a `save` on a pipeline another command is using (one round trip for both)."""
@@ -102,14 +124,17 @@ class Sessions:
 
     async def refresh(self, sessions: Iterable[tuple[str, dict[str, str]]]) -> None:
         """Keep live sessions alive: (pid, fields) written where missing, with a fresh TTL, so a Redis that
-        restarted empty gets them back (and a stale connection never takes a session back from a newer one)."""
-
-        def queue(pipe: Any, session: tuple[str, dict[str, str]]) -> None:
-            pid, fields = session
-            self.restore_in(pipe, pid, **fields)
-            pipe.expire(self.ids_key(pid), self.ttl)
-
-        await pipelined(self.client, sessions, queue, UPKEEP_CHUNK)  # the loop serves broadcasts in between
+        restarted empty gets them back (and a stale connection never takes a session back from a newer one).
+        `sessions` is read one chunk at a time: a lazy iterable leaves out a session dropped meanwhile."""
+        for chunk in batched(sessions, UPKEEP_CHUNK):  # the loop serves broadcasts between two chunks
+            keys: list[str] = []
+            args: list[str | int] = [self.ttl]
+            for pid, fields in chunk:
+                keys += [self.key(pid), self.ids_key(pid)]
+                args.append(len(fields))
+                for name, value in fields.items():
+                    args += [name, value]
+            await self._refresh(keys=keys, args=args)
 
     async def drop(self, pid: str) -> None:
         await self.client.delete(self.key(pid), self.ids_key(pid))

@@ -72,10 +72,24 @@ async def test_heartbeat_keeps_users_counted(client: aioredis.Redis, key_prefix:
     assert await presence.count() == 0
 
 
+def count_calls(presence: Presence) -> list[int]:
+    """The number of names in each call of the heartbeat's script, as it runs."""
+    sizes: list[int] = []
+    script = presence._refresh_names
+
+    async def counted(*, keys: list[str], args: list[object]) -> object:
+        sizes.append(len(keys))
+        return await script(keys=keys, args=args)
+
+    presence._refresh_names = counted  # type: ignore[assignment]
+    return sizes
+
+
 async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
     client: aioredis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # upkeep goes out in chunks (the event loop serves broadcasts in between); none may be left out
+    # upkeep goes out in chunks (the event loop serves broadcasts in between), one script call each; none may be
+    # left out
     monkeypatch.setattr(presence_module, "UPKEEP_CHUNK", 3)
     clock = FakeTime()
     presence = Presence(client, key_prefix, 8, now=clock)
@@ -84,16 +98,19 @@ async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
         await presence.join(sid)
         assert await presence.claim_name(name, sid)
     await client.set(presence.name_key("name5"), "someone-else")  # taken meanwhile: not overwritten
+    await client.delete(presence.name_key("name6"))  # lost (a Redis that restarted empty): taken back
     for name in users:
         await client.persist(presence.name_key(name))  # so that only a refresh can give a name its TTL again
+    sizes = count_calls(presence)
     for _ in range(3):  # 12 s: past the 8 s TTL, so only what the heartbeats refreshed is left
         clock.now += 4
-        await presence.heartbeat(list(users.values()), users)
+        await presence.heartbeat(list(users.values()), users.items())
+    assert sizes == [3, 3, 2] * 3
     assert await presence.count() == 8
     for name, sid in users.items():
         owner = await client.get(presence.name_key(name))
         if name == "name5":
-            assert owner == b"someone-else"
+            assert owner == b"someone-else" and await client.pttl(presence.name_key(name)) == -1
         else:
             assert owner == sid.encode() and 0 < await client.pttl(presence.name_key(name)) <= 8000
     await presence.forget(users.values())
@@ -103,24 +120,43 @@ async def test_a_heartbeat_in_chunks_refreshes_every_user_and_name_it_holds(
 async def test_a_name_released_or_claimed_while_a_heartbeat_runs_is_left_as_it_is(
     client: aioredis.Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # between the heartbeat's read of the names and its refresh, one user logs out (its name is released) and
-    # another worker's user claims a name that had expired: the refresh must not undo either
+    # between two chunks of the heartbeat, one user logs out (its name is released) and another worker's user
+    # claims a name that had expired: the refresh must not undo either
+    monkeypatch.setattr(presence_module, "UPKEEP_CHUNK", 1)
     clock = FakeTime()
     presence = Presence(client, key_prefix, 8, now=clock)
     other = Presence(client, key_prefix, 8, now=clock)
-    assert await presence.claim_name("leaving", "sid-leaving")
-    read = client.mget
+    for name in ("first", "leaving"):
+        assert await presence.claim_name(name, f"sid-{name}")
+    logged_out: set[str] = set()
+    script = presence._refresh_names
 
-    async def read_then_others_act(keys: list[str]) -> list[object]:
-        owners = await read(keys)
-        await presence.release_name("leaving", "sid-leaving")
-        assert await other.claim_name("lapsed", "sid-of-another-worker")
-        return owners
+    async def then_others_act(*, keys: list[str], args: list[object]) -> object:
+        done = await script(keys=keys, args=args)
+        if not logged_out:
+            logged_out.add("leaving")
+            await presence.release_name("leaving", "sid-leaving")
+            assert await other.claim_name("lapsed", "sid-of-another-worker")
+        return done
 
-    monkeypatch.setattr(client, "mget", read_then_others_act)
-    await presence.heartbeat(
-        ["sid-leaving", "sid-lapsed"], {"leaving": "sid-leaving", "lapsed": "sid-lapsed"}
-    )
+    presence._refresh_names = then_others_act  # type: ignore[assignment]
+    held = {"first": "sid-first", "leaving": "sid-leaving", "lapsed": "sid-lapsed"}
+    await presence.heartbeat(held.values(), ((n, sid) for n, sid in held.items() if n not in logged_out))
+    assert await client.get(presence.name_key("first")) == b"sid-first"
     assert await client.get(presence.name_key("leaving")) is None
     assert await client.get(presence.name_key("lapsed")) == b"sid-of-another-worker"
-    await client.delete(presence.key, presence.name_key("lapsed"))
+    await client.delete(presence.key, *(presence.name_key(name) for name in held))
+
+
+async def test_the_heartbeat_survives_redis_forgetting_its_script(
+    client: aioredis.Redis, key_prefix: str
+) -> None:
+    # a Redis that restarted (or failed over) knows no scripts: the next call loads it again
+    presence = Presence(client, key_prefix, 8, now=FakeTime())
+    assert await presence.claim_name("kept", "sid-kept")
+    await presence.heartbeat(["sid-kept"], [("kept", "sid-kept")])
+    await client.script_flush()
+    await client.delete(presence.name_key("kept"))
+    await presence.heartbeat(["sid-kept"], [("kept", "sid-kept")])
+    assert await client.get(presence.name_key("kept")) == b"sid-kept"
+    await client.delete(presence.key, presence.name_key("kept"))

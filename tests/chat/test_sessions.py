@@ -26,31 +26,27 @@ async def test_a_refresh_in_chunks_restores_and_extends_every_session(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # a Redis that restarted empty gets every live session back, whatever the number of chunks
-    monkeypatch.setattr(sessions_module, "UPKEEP_CHUNK", 10)  # 2 sessions per pipeline
+    monkeypatch.setattr(sessions_module, "UPKEEP_CHUNK", 2)  # 2 sessions per script call
     client = fakeredis.aioredis.FakeRedis(server=fakeredis.FakeServer())
     sessions = Sessions(client, "t", 120)
     await sessions.save("pid3", username="newer")  # what is there already is kept
+    await client.rpush(sessions.ids_key("pid4"), "m1")  # its list of ids gets the TTL too
     sizes: list[int] = []
-    pipeline = client.pipeline
+    script = sessions._refresh
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        pipe = pipeline(*args, **kwargs)
-        execute = pipe.execute
+    async def counted(*, keys: list[str], args: list[Any]) -> Any:
+        sizes.append(len(keys) // 2)
+        return await script(keys=keys, args=args)
 
-        async def execute_counted(*a: Any, **k: Any) -> Any:
-            sizes.append(len(pipe))
-            return await execute(*a, **k)
-
-        pipe.execute = execute_counted
-        return pipe
-
-    monkeypatch.setattr(client, "pipeline", counted)
+    sessions._refresh = counted  # type: ignore[assignment]
     live = ((f"pid{n}", {"sid": f"sid{n}", "username": f"user{n}", "last": ""}) for n in range(7))  # lazily
     await sessions.refresh(live)
-    assert sizes == [10, 10, 10, 5]  # 5 commands a session, at most UPKEEP_CHUNK a pipeline
+    assert sizes == [2, 2, 2, 1]
     for n in range(7):
         stored = await sessions.load(f"pid{n}")
-        assert stored is not None and stored["sid"] == f"sid{n}"
-        assert stored["username"] == ("newer" if n == 3 else f"user{n}")
+        assert stored == {"sid": f"sid{n}", "username": "newer" if n == 3 else f"user{n}", "last": ""}
         assert 0 < await client.ttl(sessions.key(f"pid{n}")) <= 120
+    assert 0 < await client.ttl(sessions.ids_key("pid4")) <= 120
+    await sessions.refresh([("pid9", {})])  # a session without fields: only the TTLs
+    assert await sessions.load("pid9") is None
     await client.aclose()
