@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import fakeredis
 import redis.asyncio as aioredis
+
+if TYPE_CHECKING:
+    import fakeredis
 
 T = TypeVar("T")
 
@@ -59,6 +61,8 @@ class RedisFactory:
         self.url = url
         self.fake_server = fake_server if url is None and fake_server is not None else None
         if url is None and self.fake_server is None:
+            import fakeredis  # only when embedded: importing it costs a worker about 20 MB
+
             self.fake_server = fakeredis.FakeServer()
 
     def client(self, socket_timeout: float = 5.0) -> aioredis.Redis:
@@ -67,6 +71,8 @@ class RedisFactory:
         Its pool waits for a free connection instead of failing: a burst of logins (hundreds in flight) would
         otherwise hit redis-py's default of 100 connections and be refused with MaxConnectionsError."""
         if self.fake_server is not None:
+            import fakeredis
+
             return fakeredis.aioredis.FakeRedis(
                 server=self.fake_server,
                 connection_pool_class=aioredis.BlockingConnectionPool,

@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fakeredis
 import uvicorn
 
 from chat import _compat, emf
 from chat.app import ChatApp
 from chat.config import Settings
 from chat.redis_backend import RedisFactory
+
+if TYPE_CHECKING:
+    import fakeredis
 
 log = logging.getLogger("chat.server")
 

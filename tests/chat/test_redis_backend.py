@@ -1,8 +1,11 @@
-"""Redis clients wait for a free pooled connection instead of failing a burst (e.g. hundreds of logins)."""
+"""Redis clients wait for a free pooled connection instead of failing a burst (e.g. hundreds of logins); a worker on
+a real Redis does not load the embedded one."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
@@ -35,3 +38,13 @@ def test_batched_keeps_every_item_in_order() -> None:
     assert list(batched(range(6), 3)) == [[0, 1, 2], [3, 4, 5]]  # no empty chunk at the end
     with pytest.raises(ValueError):
         list(batched(range(3), 0))
+
+
+def test_a_worker_on_a_real_redis_does_not_import_fakeredis() -> None:
+    # importing fakeredis costs a worker about 20 MB of memory: only the embedded default needs it
+    loaded = "import sys, chat.__main__, chat.server; print('fakeredis' in sys.modules)"
+    assert subprocess.check_output([sys.executable, "-c", loaded], text=True).strip() == "False"
+    embedded = (
+        "import sys; from chat.redis_backend import RedisFactory; RedisFactory(None).client(); print('ok')"
+    )
+    assert subprocess.check_output([sys.executable, "-c", embedded], text=True).strip() == "ok"
