@@ -5,7 +5,9 @@ Each run starts a private redis-server and one worker (`python -m chat`, or the 
 loopback ports, drives it with the load generator `benchmarks/node/loadgen.mjs` (the official socket.io-client,
 one Node process), samples the worker's CPU time and memory at the load generator's marks, and stops everything
 by PID. Runs alternate project / Node, the order flipped every rep; the table gives each server's median (the
-lower median) and the ratio project / node.
+lower median) and the ratio of each server to node. `--servers` adds the floors of `benchmarks/floor_server.py`
+(idle and fanout scenarios): `floor-socketio`, stock python-socketio on uvicorn, and `floor-uvicorn`, a bare ASGI
+app on uvicorn that only writes each broadcast's frame to every client, no Redis.
 
 | scenario    | load                                                   | figures                                  |
 |-------------|--------------------------------------------------------|------------------------------------------|
@@ -181,8 +183,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     if not args.servers or set(args.servers) - set(SERVERS):
         parser.error(f"--servers: comma-separated names from {', '.join(SERVERS)}")
     floors = sorted(set(args.servers) & FLOORS.keys())
-    if floors and "login" in args.scenario:
-        parser.error(f"{', '.join(floors)}: the floors announce no joins: run them with idle and fanout-*")
+    if floors and ("login" in args.scenario or ("idle" in args.scenario and args.idle_login)):
+        parser.error(f"{', '.join(floors)}: the floors count no users: not with login or --idle-login")
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     return args
@@ -463,7 +465,7 @@ def value(row: dict[str, Any], key: str) -> Any:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: per scenario, each server's runs and median of every figure, and the ratio project / node."""
+    """Markdown: per scenario, each server's runs and median of every figure, and each server's ratio to node."""
     lines: list[str] = []
     for name in dict.fromkeys(r["scenario"] for r in rows if "scenario" in r):
         runs = [r for r in rows if r.get("scenario") == name]

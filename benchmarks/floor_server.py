@@ -9,8 +9,9 @@ on uvicorn, as the mission says) with nothing of ours, and on uvicorn alone. Bot
 environment compare.py gives every server), answer `GET /` with 200, keep no Redis connection, and speak just
 enough of the seed's protocol for the load generator's idle and fanout scenarios: Engine.IO open, Socket.IO
 CONNECT, `add user` answered with `login` (no `user joined`), `new message` sent on to every other logged-in
-client, the heartbeat. uvicorn runs as the project's worker runs it: uvloop, httptools, the websockets-sansio
-protocol, no WebSocket ping of its own, no permessage-deflate.
+client, the heartbeat. uvicorn runs with the project's worker's settings: uvloop, httptools, the websockets-sansio
+protocol as uvicorn ships it (the project runs a leaner subclass of it, `chat._compat.websocket_protocol()`, so the
+project's memory per connection can be below this floor's), no WebSocket ping of its own, no permessage-deflate.
 
 - `socketio`: python-socketio's own way, `emit(..., room=..., skip_sid=...)` (a packet queued per recipient).
 - `uvicorn`: the least a Python server on uvicorn can do per delivery: the broadcast framed once
@@ -78,7 +79,9 @@ class Peer:
 
     def __init__(self, send: Send) -> None:
         self.send = send
-        self.transport = raw_transport(send)
+        self.transport = raw_transport(
+            send
+        )  # None if uvicorn changed shape: the load generator then sees loss
         self.name = ""
 
 

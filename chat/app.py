@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import socketio
@@ -12,7 +13,7 @@ import socketio
 from chat.config import Settings
 from chat.delivery import Delivery
 from chat.engine import ChatServer, OriginCheck
-from chat.events import ChatEvents
+from chat.events import ChatEvents, Connection
 from chat.fanout import READ_BLOCK_MS, Fanout
 from chat.http import HealthReport, HttpRoutes, MetricsRoute, SecurityHeaders
 from chat.presence import Presence
@@ -265,12 +266,7 @@ class ChatApp:
             connections = list(self.events.connections.values())
             try:
                 users = [c for c in connections if c.username is not None]
-                swept = await self.presence.heartbeat(
-                    [c.pid for c in users],
-                    (
-                        (c.username, c.pid) for c in users if c.username and not c.closed
-                    ),  # read chunk by chunk
-                )
+                swept = await self.presence.heartbeat([c.pid for c in users], held_names(users))
                 if swept:
                     log.info("presence: swept %d stale users", swept)
                 if beat % SESSION_REFRESH_EVERY == 0:
@@ -281,3 +277,9 @@ class ChatApp:
                     )
             except Exception as exc:
                 log.warning("presence heartbeat failed: %s", exc)
+
+
+def held_names(users: list[Connection]) -> Iterator[tuple[str, str]]:
+    """Each user's (name, private session id), read as presence's heartbeat reaches it: the heartbeat sends names
+    one chunk at a time, and a user who left while earlier chunks were on their way must not get its name back."""
+    return ((c.username, c.pid) for c in users if c.username and not c.closed)

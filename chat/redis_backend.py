@@ -61,9 +61,7 @@ class RedisFactory:
         self.url = url
         self.fake_server = fake_server if url is None and fake_server is not None else None
         if url is None and self.fake_server is None:
-            import fakeredis  # only when embedded: importing it costs a worker about 20 MB
-
-            self.fake_server = fakeredis.FakeServer()
+            self.fake_server = embedded().FakeServer()
 
     def client(self, socket_timeout: float = 5.0) -> aioredis.Redis:
         """A client; `socket_timeout` must exceed the longest blocking command it sends (XREAD BLOCK).
@@ -71,14 +69,13 @@ class RedisFactory:
         Its pool waits for a free connection instead of failing: a burst of logins (hundreds in flight) would
         otherwise hit redis-py's default of 100 connections and be refused with MaxConnectionsError."""
         if self.fake_server is not None:
-            import fakeredis
-
-            return fakeredis.aioredis.FakeRedis(
+            fake: aioredis.Redis = embedded().aioredis.FakeRedis(
                 server=self.fake_server,
                 connection_pool_class=aioredis.BlockingConnectionPool,
                 max_connections=MAX_CONNECTIONS,
                 timeout=POOL_TIMEOUT,
             )
+            return fake
         assert self.url is not None
         pool = aioredis.BlockingConnectionPool.from_url(
             self.url,
@@ -90,6 +87,20 @@ class RedisFactory:
             timeout=POOL_TIMEOUT,
         )
         return aioredis.Redis.from_pool(pool)
+
+
+def embedded() -> Any:
+    """The fakeredis module, imported only for the embedded default (importing it costs a worker about 20 MB), and
+    only with the Lua runtime that presence's and the sessions' upkeep scripts need."""
+    import fakeredis
+
+    try:
+        import lupa  # noqa: F401  (fakeredis runs EVAL through it)
+    except ImportError as exc:
+        raise RuntimeError(
+            "the embedded Redis needs lupa to run the upkeep scripts: pip install 'fakeredis[lua]'"
+        ) from exc
+    return fakeredis
 
 
 MAX_CONNECTIONS = 200  # per client

@@ -61,7 +61,15 @@ def test_the_fanout_loads_are_the_issues() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["nonsense"], ["--servers", "node,stock"], ["--servers", ""], ["--reps", "0"], ["--project-env", "X"]],
+    [
+        ["nonsense"],
+        ["--servers", "node,stock"],
+        ["--servers", ""],
+        ["--reps", "0"],
+        ["--project-env", "X"],
+        ["login", "--servers", "node,floor-uvicorn"],  # the floors count no users
+        ["idle", "--idle-login", "--servers", "floor-socketio"],
+    ],
 )
 def test_bad_arguments_are_refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
@@ -142,9 +150,13 @@ def test_the_table_gives_medians_and_the_ratio_project_over_node() -> None:
     text = compare.table(rows)
     assert "| worker CPU µs / delivery | 9, 6, 7 | 7 | 20, 10 | 10 | 0.70x |" in text  # lower medians
     assert "project 3/3, node 2/2" in text
+    floor = {**rows[0], "server": "floor-uvicorn", "us_per_delivery": 4.0}
+    text = compare.table([*rows, floor])
+    assert "| project / node | floor-uvicorn / node |" in text
+    assert "| worker CPU µs / delivery | 9, 6, 7 | 7 | 20, 10 | 10 | 4 | 4 | 0.70x | 0.40x |" in text
 
 
-def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
+def test_a_tiny_real_run_of_both_servers_and_the_floors(tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed: the benchmark's reference server and load generator run in Node")
@@ -153,6 +165,7 @@ def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
     except compare.Missing as why:
         missing(str(why))
     argv = ["fanout-200", "--reps", "1", "--clients", "20", "--warmup", "0.5", "--duration", "1"]
+    argv += ["--servers", "project,node,floor-uvicorn,floor-socketio"]
     argv += [
         "--settle",
         "0",
@@ -166,7 +179,7 @@ def test_a_tiny_real_run_of_both_servers(tmp_path: Path) -> None:
     assert compare.main(argv) == 0
     [path] = tmp_path.glob("compare-*.jsonl")
     rows = [json.loads(line) for line in path.read_text().splitlines()]
-    assert sorted(row["server"] for row in rows) == ["node", "project"]
+    assert sorted(row["server"] for row in rows) == ["floor-socketio", "floor-uvicorn", "node", "project"]
     for row in rows:
         assert row["ok"], row
         assert row["loadgen"]["received"] == row["loadgen"]["expected"] > 0

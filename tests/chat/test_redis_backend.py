@@ -48,3 +48,9 @@ def test_a_worker_on_a_real_redis_does_not_import_fakeredis() -> None:
         "import sys; from chat.redis_backend import RedisFactory; RedisFactory(None).client(); print('ok')"
     )
     assert subprocess.check_output([sys.executable, "-c", embedded], text=True).strip() == "ok"
+
+
+def test_the_embedded_redis_says_what_to_install_without_lupa(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lupa", None)  # an environment from before the upkeep scripts
+    with pytest.raises(RuntimeError, match=r"pip install 'fakeredis\[lua\]'"):
+        RedisFactory(None)
