@@ -157,6 +157,12 @@ def check(eio: Any) -> RawPath:
             "python-engineio: AsyncSocket.close",
             others,
         )
+        need(
+            hasattr(probe, "last_ping")
+            and inspect.iscoroutinefunction(getattr(probe, "check_ping_timeout", None)),
+            "python-engineio: AsyncSocket.last_ping / check_ping_timeout() (every session is then checked in a task)",
+            others,
+        )
     for name, expected in (
         ("_send_packet", ["eio_sid", "pkt"]),
         ("_send_eio_packet", ["eio_sid", "eio_pkt"]),
@@ -505,6 +511,9 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.heartbeats = Heartbeats()
+        self._timing_out: dict[
+            str, asyncio.Future[None]
+        ] = {}  # sid -> the task closing it for a ping timeout
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         """Each session's packet queue (python-engineio's documented factory): a `LeanQueue`, which holds no
@@ -542,20 +551,34 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         """python-engineio's clean-up of sessions whose PING went unanswered (`check_ping_timeout`) and of closed
         ones, in one pass every `ping_timeout / SERVICE_PASSES` seconds. python-engineio's visits the sessions one
         at a time, `ping_timeout / len(sessions)` apart, each visit a `wait_for` (a task and a timer): 250 a second
-        at 2000 sessions."""
+        at 2000 sessions; and it awaits each timed-out session's close before it checks the next one."""
         self.service_task_event = event = self.create_event()
         period = self.ping_timeout / SERVICE_PASSES
         while not event.is_set():
+            now = time.time()
             for sock in list(self.sockets.values()):
                 if sock.closed:
                     self.sockets.pop(sock.sid, None)
-                elif not sock.closing:
-                    try:
-                        await sock.check_ping_timeout()
-                    except Exception:  # one session's failure must not end the service for the others
-                        log.exception("%s: the heartbeat check failed", sock.sid)
+                elif not sock.closing and sock.sid not in self._timing_out and self._ping_overdue(sock, now):
+                    # its close runs the disconnect handlers, which may wait on Redis: in a task of its own, so
+                    # that a mass timeout during a slow Redis delays no other session's check
+                    self._timing_out[sock.sid] = self.start_background_task(self._time_out, sock)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=period)
+
+    def _ping_overdue(self, sock: Any, now: float) -> bool:
+        """python-engineio's test in `check_ping_timeout`, which decides again and closes (every session, where
+        python-engineio has no `last_ping`: `check` warns then)."""
+        last_ping = getattr(sock, "last_ping", now - self.ping_timeout - 1)
+        return bool(last_ping) and now - last_ping > self.ping_timeout
+
+    async def _time_out(self, sock: Any) -> None:
+        try:
+            await sock.check_ping_timeout()
+        except Exception:  # logged; the service goes on for the others
+            log.exception("%s: the heartbeat check failed", sock.sid)
+        finally:
+            self._timing_out.pop(sock.sid, None)
 
     async def _handle_connect(self, environ: dict[str, Any], transport: str, jsonp_index: Any = None) -> Any:
         refusal = await self.refuse_session(environ)

@@ -381,6 +381,37 @@ async def test_the_heartbeat_check_visits_every_session_in_one_pass(
     assert 2 <= waits <= 10  # a pass every ping_timeout / 4
 
 
+async def test_a_session_whose_close_hangs_delays_no_other_timeout(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timed-out session's close runs the disconnect handlers, which may wait (on a slow Redis): the heartbeat
+    check closes it in a task of its own, and goes on to the other sessions. python-engineio's awaited each close
+    before checking the next session."""
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        assert chat.app is not None
+        engine = chat.app.sio.eio
+        stuck = await engineio_websocket(chat)
+        [stuck_sid] = list(engine.sockets)
+        later = await engineio_websocket(chat)  # checked after `stuck` in every pass
+        release = asyncio.Event()
+        trigger = engine._trigger_event
+
+        async def hanging(event: str, *args: Any, **kwargs: Any) -> Any:
+            if event == "disconnect" and args and args[0] == stuck_sid:
+                await release.wait()
+            return await trigger(event, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "_trigger_event", hanging)
+        try:
+            await closed_within(later, 10)
+            assert stuck_sid in engine._timing_out  # its close still waits; one task for it, not one per pass
+        finally:
+            release.set()
+        await closed_within(stuck, 5)
+        await sessions_gone(chat)
+        assert not engine._timing_out
+
+
 async def test_a_client_that_stalls_in_the_upgrade_is_closed(key_prefix: str) -> None:
     """A long-polling session that opens its WebSocket and then sends neither the probe nor UPGRADE: its PINGs wait
     in the polling queue, the session times out, and the WebSocket under it is closed too."""
