@@ -540,12 +540,17 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
         return None
 
     async def stop_service(self) -> None:
-        """End the service task (python-socketio's `shutdown` would wait for its pass to finish)."""
+        """End the service task (python-socketio's `shutdown` would wait for its pass to finish), and the closes of
+        timed-out sessions it started (one may wait on a Redis the worker is about to let go)."""
         handle = getattr(self, "service_task_handle", None)
         if handle is not None and not handle.done():
             handle.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await handle
+        closing = list(self._timing_out.values())
+        for task in closing:
+            task.cancel()
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def _service_task(self) -> None:
         """python-engineio's clean-up of sessions whose PING went unanswered (`check_ping_timeout`) and of closed
@@ -574,7 +579,8 @@ class EngineServer(engineio.AsyncServer):  # type: ignore[misc]
 
     async def _time_out(self, sock: Any) -> None:
         try:
-            await sock.check_ping_timeout()
+            if not (sock.closed or sock.closing):  # it may have ended since the pass saw it
+                await sock.check_ping_timeout()
         except Exception:  # logged; the service goes on for the others
             log.exception("%s: the heartbeat check failed", sock.sid)
         finally:

@@ -404,12 +404,37 @@ async def test_a_session_whose_close_hangs_delays_no_other_timeout(
         monkeypatch.setattr(engine, "_trigger_event", hanging)
         try:
             await closed_within(later, 10)
-            assert stuck_sid in engine._timing_out  # its close still waits; one task for it, not one per pass
+            closing = engine._timing_out[stuck_sid]  # its close still waits
+            await asyncio.sleep(0.6)  # two more passes of the check
+            assert engine._timing_out[stuck_sid] is closing and not closing.done()
         finally:
             release.set()
         await closed_within(stuck, 5)
         await sessions_gone(chat)
         assert not engine._timing_out
+
+
+async def test_a_close_still_waiting_when_the_worker_stops_is_ended(
+    key_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with quick_heartbeat_worker(key_prefix) as chat:
+        assert chat.app is not None
+        engine = chat.app.sio.eio
+        stuck = await engineio_websocket(chat)
+        trigger = engine._trigger_event
+
+        async def hanging(event: str, *args: Any, **kwargs: Any) -> Any:
+            if event == "disconnect":
+                await asyncio.Event().wait()  # forever
+            return await trigger(event, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "_trigger_event", hanging)
+        async with asyncio.timeout(10):
+            while not engine._timing_out:
+                await asyncio.sleep(0.05)
+        [closing] = engine._timing_out.values()
+    assert closing.done()  # the worker's stop ended it
+    await stuck.close()
 
 
 async def test_a_client_that_stalls_in_the_upgrade_is_closed(key_prefix: str) -> None:
