@@ -44,7 +44,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def socketio_app() -> Any:
-    """Stock python-socketio: an AsyncServer with one handler, in its ASGIApp."""
+    """Stock python-socketio: an AsyncServer with the three handlers the load generator needs, in its ASGIApp."""
     import socketio
 
     sio = socketio.AsyncServer(
