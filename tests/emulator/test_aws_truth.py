@@ -673,7 +673,11 @@ async def watch_stop(aws: Aws, tg: str, workers_by_id: Mapping[str, Worker]) -> 
                 assert alive(workers_by_id[tid].pid), "SIGTERM while the task was still draining"
                 by_id = {t["Target"]["Id"]: t["TargetHealth"] for t in await aws.targets(tg)}
                 health = by_id.get(tid, {"State": "gone"})
-                states.append(f"{health['State']}:{health.get('Reason', '')}")
+                # kept only if the task still says DEACTIVATING after the targets were read: the drain may end
+                # between the two reads (a CI run read the target gone, the task a moment before it stopped)
+                again = [t for t in await aws.tasks("STOPPED") if task_id(t) == tid]
+                if again and again[0]["lastStatus"] == "DEACTIVATING":
+                    states.append(f"{health['State']}:{health.get('Reason', '')}")
         assert time.monotonic() - started < 30, "the scaled-in task never stopped"
         await asyncio.sleep(0.05)
 
